@@ -1,0 +1,59 @@
+"""One error tree, grouped by what the loop does next.
+
+    IoRelayError
+    ├── InvalidEvent        the event can never succeed: dead-letter it and move on
+    │   ├── DecodeError     bytes, envelope or data do not make a known event
+    │   └── RenderError     a rule produced a payload IO would refuse
+    ├── TransientError      the world may heal: retry, back off, pause
+    └── FatalError          io-relay cannot do its job as configured: stop, loudly
+        ├── ConfigurationError
+        └── AuthenticationFault
+
+Third-party errors (httpx, confluent-kafka, pydantic, jinja2) are translated where they
+enter, so the loop never catches a library's exception by name.
+"""
+
+from __future__ import annotations
+
+
+class IoRelayError(Exception):
+    """Base of every error io-relay raises on purpose."""
+
+
+class InvalidEvent(IoRelayError):
+    """An event that no retry will fix. `stage` and `reason` become DLQ headers."""
+
+    stage = "invalid"
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class DecodeError(InvalidEvent):
+    stage = "decode"
+
+
+class RenderError(InvalidEvent):
+    stage = "render"
+
+    def __init__(self, reason: str, *, rule: str, field: str | None = None) -> None:
+        self.rule = rule
+        super().__init__(reason, field=field)
+
+
+class TransientError(IoRelayError):
+    """Worth another try later: an outage, a timeout, a refusal for rate."""
+
+
+class FatalError(IoRelayError):
+    """Retrying cannot help; the process should stop with this message."""
+
+
+class ConfigurationError(FatalError):
+    pass
+
+
+class AuthenticationFault(FatalError):
+    """A credential was refused (Kafka SASL, or an IO subscription key)."""
