@@ -1,0 +1,199 @@
+"""Every setting io-relay reads, in one typed, frozen place.
+
+Sources, strongest first: environment variables `IO_RELAY_<SECTION>__<KEY>`, then the YAML
+file given with `--config`, then the defaults below. Secrets (IO subscription keys) may come
+from their own environment variable or file; they are held as `SecretStr`, so they never
+print. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from consumer.errors import ConfigurationError
+
+ENV_PREFIX = "IO_RELAY_"
+PRODUCTION_IO_BASE_URL = "https://api.io.pagopa.it"
+
+# librdkafka settings that would break io-relay's delivery guarantees if passed through.
+_RESERVED_KAFKA_SETTINGS = frozenset(
+    {
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "group.id",
+        "bootstrap.servers",
+        "enable.idempotence",
+        "acks",
+    }
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = "io-relay"
+    input_topics: Annotated[list[str], Field(min_length=1)] = ["io-relay.events"]
+    status_topic: str = "io-relay.status"
+    dlq_topic: str = "io-relay.dlq"
+    client: dict[str, str] = Field(
+        default_factory=dict,
+        description="librdkafka settings passed through (security.protocol, sasl.*, ssl.*).",
+    )
+
+    @field_validator("client")
+    @classmethod
+    def _refuse_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(_RESERVED_KAFKA_SETTINGS & value.keys())
+        if reserved:
+            raise ValueError(
+                f"{', '.join(reserved)} cannot be set here: io-relay manages them "
+                "to keep its delivery guarantees"
+            )
+        return value
+
+
+class AccountSettings(_Section):
+    """An IO account: its services share one gateway rate limit."""
+
+    calls: Annotated[int, Field(gt=0)] = 150
+    per_seconds: Annotated[float, Field(gt=0)] = 5.0
+
+
+class ServiceSettings(_Section):
+    """An IO service and where its subscription key comes from (exactly one of three)."""
+
+    account: str = "default"
+    key: SecretStr | None = None
+    key_env: str | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Self:
+        given = [name for name in ("key", "key_env", "key_file") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of key, key_env, key_file")
+        return self
+
+    def subscription_key(self) -> SecretStr:
+        """The key itself, read now from wherever it lives."""
+        if self.key is not None:
+            return self.key
+        if self.key_env is not None:
+            value = os.environ.get(self.key_env, "").strip()
+            if not value:
+                raise ConfigurationError(f"environment variable {self.key_env} is empty or unset")
+            return SecretStr(value)
+        assert self.key_file is not None
+        try:
+            value = self.key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read key file {self.key_file}: {exc}") from None
+        if not value:
+            raise ConfigurationError(f"key file {self.key_file} is empty")
+        return SecretStr(value)
+
+
+class IoSettings(_Section):
+    base_url: str = PRODUCTION_IO_BASE_URL
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    accounts: dict[str, AccountSettings] = Field(
+        default_factory=lambda: {"default": AccountSettings()}
+    )
+    services: dict[str, ServiceSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _services_name_known_accounts(self) -> Self:
+        for name, service in self.services.items():
+            if service.account not in self.accounts:
+                known = ", ".join(sorted(self.accounts)) or "none"
+                raise ValueError(
+                    f"service {name!r} names account {service.account!r}, "
+                    f"which is not under io.accounts (known: {known})"
+                )
+        return self
+
+
+class RuntimeSettings(_Section):
+    commit_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    io: IoSettings = IoSettings()
+    rules: list[Path] = Field(default_factory=list)
+    runtime: RuntimeSettings = RuntimeSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's content arrives as init arguments; the environment must win over it.
+        return (env_settings, init_settings)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Read and validate the configuration, or raise one ConfigurationError saying all wrongs."""
+    from_file = _read_yaml(config_file) if config_file else {}
+    try:
+        settings = Settings(**from_file)
+    except ValidationError as exc:
+        raise ConfigurationError(_explain(exc, config_file)) from None
+    base = config_file.parent if config_file else Path.cwd()
+    return settings.model_copy(
+        update={"rules": [path if path.is_absolute() else base / path for path in settings.rules]}
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"config file {path} is not valid YAML: {exc}") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigurationError(f"config file {path} must hold a mapping at the top level")
+    return content
+
+
+def _explain(error: ValidationError, config_file: Path | None) -> str:
+    where = f"in {config_file} or the environment" if config_file else "in the environment"
+    lines = [f"invalid configuration {where}:"]
+    for problem in error.errors():
+        dotted = ".".join(str(part) for part in problem["loc"])
+        env_name = ENV_PREFIX + "__".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"  {dotted}: {problem['msg']}  (env: {env_name})")
+    return "\n".join(lines)
