@@ -1,0 +1,45 @@
+"""The shape of a rules file, as operators write it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from consumer.io.models import FeatureLevelType
+
+Template = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PaymentDataTemplate(_Strict):
+    amount: Template
+    notice_number: Template
+    invalid_after_due_date: Template | bool = False
+    payee_fiscal_code: Template | None = None
+
+
+class MessageTemplate(_Strict):
+    subject: Template
+    markdown: Template
+    due_date: Template | None = None
+    payment_data: PaymentDataTemplate | None = None
+    feature_level_type: FeatureLevelType | Template = FeatureLevelType.STANDARD
+    time_to_live: Template | int | None = None
+    require_secure_channels: Template | bool | None = None
+
+
+class RuleSpec(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    event_type: Annotated[str, Field(min_length=1)]
+    when: Template | None = None
+    service: Annotated[str, Field(min_length=1)]
+    recipient: Template = "{{ data.recipient_fiscal_code }}"
+    message: MessageTemplate
+
+
+class RulesFile(_Strict):
+    rules: list[RuleSpec]
