@@ -1,0 +1,64 @@
+"""Commit: which offsets are safe to commit, and when to do it.
+
+An offset is safe once its record and every record before it in the partition are done
+(their status and DLQ records acknowledged). Kafka's committed offset is the next one to read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass
+class _PartitionProgress:
+    next_to_commit: int
+    done: set[int] = field(default_factory=set)
+
+
+class OffsetTracker:
+    def __init__(self) -> None:
+        self._partitions: dict[TopicPartition, _PartitionProgress] = {}
+        self._dirty: set[TopicPartition] = set()
+
+    def started(self, partition: TopicPartition, offset: int) -> None:
+        """Note a record taken from the partition; the first one fixes where commits start."""
+        self._partitions.setdefault(partition, _PartitionProgress(next_to_commit=offset))
+
+    def done(self, partition: TopicPartition, offset: int) -> None:
+        progress = self._partitions.get(partition)
+        if progress is None:  # revoked meanwhile: its work is someone else's now
+            return
+        progress.done.add(offset)
+        while progress.next_to_commit in progress.done:
+            progress.done.remove(progress.next_to_commit)
+            progress.next_to_commit += 1
+            self._dirty.add(partition)
+
+    def committable(self) -> dict[TopicPartition, int]:
+        """Partitions that advanced since the last call, with the offset to commit."""
+        ready = {tp: self._partitions[tp].next_to_commit for tp in self._dirty}
+        self._dirty.clear()
+        return ready
+
+    def forget(self, partition: TopicPartition) -> None:
+        self._partitions.pop(partition, None)
+        self._dirty.discard(partition)
+
+
+class CommitPolicy:
+    """Commit at most every `interval_s`; `force` on revoke and shutdown."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last = clock()
+
+    def due(self) -> bool:
+        return self._clock() - self._last >= self._interval_s
+
+    def committed(self) -> None:
+        self._last = self._clock()
