@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Local Apache Kafka for dev, demo and tests: one combined broker+controller in KRaft mode on
+# 127.0.0.1, run from the jars of Maven Central (deploy/local/pom.xml), no download of a Kafka
+# distribution and no container.
+#
+# Usage: deploy/local/kafka.sh up|down|status
+#
+#   up      Fetch the jars when needed (cached, reused while pom.xml is unchanged), format the
+#           state dir the first time, start the broker in the background and wait until it is
+#           ready. The bootstrap address (127.0.0.1:$KAFKA_PORT) is the only line on stdout;
+#           progress goes to stderr. When the broker of this state dir already runs, only
+#           prints the address.
+#   down    Stop the broker of the state dir (SIGTERM, SIGKILL after 30 s). Quiet success when
+#           it does not run.
+#   status  Says whether the broker of the state dir runs: exit 0 when it does, 1 otherwise.
+#
+# Listeners (all on 127.0.0.1):
+#   PLAINTEXT       $KAFKA_PORT              (default 9092)
+#   SASL_PLAINTEXT  $KAFKA_SASL_PORT         (default KAFKA_PORT+1), SASL/PLAIN,
+#                                            users admin/admin-secret and relay/relay-secret
+#   CONTROLLER      $KAFKA_CONTROLLER_PORT   (default KAFKA_PORT+1000), KRaft quorum only
+#
+# Other environment:
+#   IO_RELAY_CACHE        cache root (default <repo>/.cache); jars in $IO_RELAY_CACHE/kafka/libs
+#   KAFKA_STATE_DIR       config, data, log and pid file (default
+#                         $IO_RELAY_CACHE/kafka/state-$KAFKA_PORT)
+#   KAFKA_HEAP_OPTS       JVM heap options (default "-Xms256m -Xmx512m")
+#   KAFKA_START_TIMEOUT   seconds to wait for "Kafka Server started" (default 90)
+#   JAVA                  java binary (default $JAVA_HOME/bin/java, else java on the PATH)
+#   MVN                   maven binary (default mvn)
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd -P)
+POM="$SCRIPT_DIR/pom.xml"
+LOG4J_CONFIG="$SCRIPT_DIR/log4j2.properties"
+READY_LINE='Kafka Server started'
+HOST=127.0.0.1
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# Microseconds since the epoch.
+now_us() { printf '%s' "${EPOCHREALTIME/[.,]/}"; }
+
+# Seconds since $1 (from now_us), one decimal: "6.2".
+elapsed_s() {
+	local tenths=$((($(now_us) - $1) / 100000))
+	printf '%d.%d' $((tenths / 10)) $((tenths % 10))
+}
+
+is_port_number() { [[ $1 =~ ^[0-9]{1,5}$ ]] && (($1 >= 1 && $1 <= 65535)); }
+
+# Canonical absolute path of a directory, created when missing.
+abs_dir() {
+	mkdir -p -- "$1"
+	(cd -- "$1" && pwd -P)
+}
+
+configure() {
+	KAFKA_PORT=${KAFKA_PORT:-9092}
+	is_port_number "$KAFKA_PORT" || die "KAFKA_PORT='$KAFKA_PORT' is not a port number"
+	SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 1))}
+	CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1000))}
+	is_port_number "$SASL_PORT" || die "KAFKA_SASL_PORT='$SASL_PORT' is not a port number"
+	is_port_number "$CONTROLLER_PORT" ||
+		die "KAFKA_CONTROLLER_PORT='$CONTROLLER_PORT' is not a port number"
+	if ((KAFKA_PORT == SASL_PORT || KAFKA_PORT == CONTROLLER_PORT || SASL_PORT == CONTROLLER_PORT)); then
+		die "the ports must differ: KAFKA_PORT=$KAFKA_PORT KAFKA_SASL_PORT=$SASL_PORT KAFKA_CONTROLLER_PORT=$CONTROLLER_PORT"
+	fi
+
+	CACHE_ROOT=${IO_RELAY_CACHE:-$REPO_ROOT/.cache}
+	KAFKA_CACHE="$CACHE_ROOT/kafka"
+	LIBS="$KAFKA_CACHE/libs"
+	STATE_DIR=${KAFKA_STATE_DIR:-$KAFKA_CACHE/state-$KAFKA_PORT}
+	# Absolute and canonical when it exists: the path is part of the broker's command line,
+	# which is how a pid is recognised as the broker of this state dir.
+	if [[ -d $STATE_DIR ]]; then
+		STATE_DIR=$(cd -- "$STATE_DIR" && pwd -P)
+	fi
+	PID_FILE="$STATE_DIR/kafka.pid"
+	SERVER_LOG="$STATE_DIR/server.log"
+	PROPERTIES="$STATE_DIR/server.properties"
+
+	if [[ -n ${JAVA:-} ]]; then
+		:
+	elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+		JAVA="$JAVA_HOME/bin/java"
+	else
+		JAVA=java
+	fi
+	MVN=${MVN:-mvn}
+	read -r -a HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+	START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+	[[ $START_TIMEOUT =~ ^[0-9]+$ ]] || die "KAFKA_START_TIMEOUT='$START_TIMEOUT' is not a number of seconds"
+}
+
+# Holds an exclusive lock on the state dir for the rest of the script (serialises concurrent
+# up/down of the same broker). The fd must not leak into the broker: see start_broker.
+lock_state_dir() {
+	STATE_DIR=$(abs_dir "$STATE_DIR")
+	PID_FILE="$STATE_DIR/kafka.pid"
+	SERVER_LOG="$STATE_DIR/server.log"
+	PROPERTIES="$STATE_DIR/server.properties"
+	exec {STATE_LOCK_FD}>"$STATE_DIR/.lock"
+	flock -w 180 "$STATE_LOCK_FD" || die "another kafka.sh holds the lock of $STATE_DIR"
+}
+
+# Command line of a live process, or nothing.
+cmdline_of() {
+	if [[ -r /proc/$1/cmdline ]]; then
+		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+	else
+		ps -ww -o args= -p "$1" 2>/dev/null || true
+	fi
+}
+
+# True when $1 is a live broker started from this state dir (guards against a reused pid).
+is_our_broker() {
+	local pid=$1 cmd
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	cmd=$(cmdline_of "$pid")
+	[[ $cmd == *kafka.Kafka* && $cmd == *"$PROPERTIES"* ]]
+}
+
+# Prints the pid of the running broker of this state dir; fails when it does not run.
+running_pid() {
+	local pid
+	[[ -f $PID_FILE ]] || return 1
+	pid=$(<"$PID_FILE")
+	is_our_broker "$pid" || return 1
+	printf '%s' "$pid"
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+	(exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+jars_present() {
+	local sum=$1
+	[[ -f $LIBS/.pom.sha256 && $(<"$LIBS/.pom.sha256") == "$sum" ]] &&
+		compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null
+}
+
+# Copies the broker's jars from Maven Central into $LIBS, unless they are there for this pom.
+fetch_jars() {
+	local sum started tmp lock_fd
+	sum=$(sha256sum "$POM" | cut -d' ' -f1)
+	jars_present "$sum" && return 0
+
+	mkdir -p -- "$KAFKA_CACHE"
+	exec {lock_fd}>"$KAFKA_CACHE/.fetch.lock"
+	flock -w 600 "$lock_fd" || die "another kafka.sh is fetching the jars for too long"
+	if ! jars_present "$sum"; then
+		command -v "$MVN" >/dev/null || die "'$MVN' not found: Maven is needed to fetch the Kafka jars"
+		log "fetching the Kafka jars from Maven Central into $LIBS"
+		started=$(now_us)
+		tmp=$(mktemp -d "$KAFKA_CACHE/libs.tmp.XXXXXX")
+		# Maven 3.8 prints colour resets even in batch mode: strip them (pipefail keeps mvn's status).
+		if ! "$MVN" -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+			-DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 </dev/null |
+			sed -e $'s/\e\\[[0-9;]*m//g' >&2; then
+			rm -rf -- "$tmp"
+			die "maven could not fetch the Kafka jars (see its output above)"
+		fi
+		printf '%s\n' "$sum" >"$tmp/.pom.sha256"
+		rm -rf -- "$LIBS.old"
+		if [[ -d $LIBS ]]; then mv -- "$LIBS" "$LIBS.old"; fi
+		mv -- "$tmp" "$LIBS"
+		rm -rf -- "$LIBS.old"
+		log "kafka jars fetched in $(elapsed_s "$started")s"
+	fi
+	exec {lock_fd}>&-
+}
+
+write_properties() {
+	local tmp="$PROPERTIES.tmp"
+	cat >"$tmp" <<EOF
+# Written by deploy/local/kafka.sh on each start: edit the script, not this file.
+# Single combined broker+controller in KRaft mode, for dev, demo and tests only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+
+# SASL/PLAIN on the SASL_PLAINTEXT listener. Users: admin/admin-secret, relay/relay-secret.
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_relay="relay-secret";
+
+log.dirs=$STATE_DIR/data
+num.partitions=1
+auto.create.topics.enable=false
+delete.topic.enable=true
+
+# One node: replication factor 1 for the internal topics.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+
+# Light on a small machine.
+num.network.threads=2
+num.io.threads=4
+EOF
+	mv -- "$tmp" "$PROPERTIES"
+}
+
+gen_cluster_id() {
+	local id
+	while :; do
+		# 16 random bytes in unpadded base64url, like kafka.tools.StorageTool random-uuid; Kafka
+		# refuses ids starting with "-".
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		[[ $id == -* ]] || break
+	done
+	printf '%s' "$id"
+}
+
+# Formats the log dir the first time. The KRaft voter set remembers the controller endpoint,
+# so a state dir stays tied to its controller port.
+format_if_needed() {
+	local data="$STATE_DIR/data" port_file="$STATE_DIR/controller.port" cluster_id formatted_port
+	if [[ -f $data/meta.properties ]]; then
+		if [[ -f $port_file ]]; then
+			formatted_port=$(<"$port_file")
+			if [[ $formatted_port != "$CONTROLLER_PORT" ]]; then
+				die "$STATE_DIR was formatted for controller port $formatted_port, not $CONTROLLER_PORT: use that port, another KAFKA_STATE_DIR, or delete $STATE_DIR"
+			fi
+		fi
+		return 0
+	fi
+	cluster_id=$(gen_cluster_id)
+	log "formatting $data (cluster id $cluster_id)"
+	if ! "$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
+		kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$PROPERTIES" >&2; then
+		die "formatting $data failed"
+	fi
+	printf '%s\n' "$CONTROLLER_PORT" >"$port_file"
+}
+
+tail_log() {
+	if [[ -f $SERVER_LOG ]]; then
+		log "last lines of $SERVER_LOG:"
+		tail -n 40 -- "$SERVER_LOG" >&2
+	fi
+}
+
+# Sends SIGTERM, waits up to $2 seconds, then SIGKILL.
+stop_pid() {
+	local pid=$1 grace=$2 deadline
+	kill -TERM "$pid" 2>/dev/null || return 0
+	deadline=$(($(now_us) + grace * 1000000))
+	while kill -0 "$pid" 2>/dev/null && (($(now_us) < deadline)); do
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "pid $pid still alive after ${grace}s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	fi
+}
+
+# Waits for the ready line of the broker $1, started at $2 (now_us).
+wait_ready() {
+	local pid=$1 started=$2 deadline
+	deadline=$((started + START_TIMEOUT * 1000000))
+	until grep -qF -- "$READY_LINE" "$SERVER_LOG" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			rm -f -- "$PID_FILE"
+			tail_log
+			die "the broker (pid $pid) exited before it was ready"
+		fi
+		if (($(now_us) > deadline)); then
+			tail_log
+			stop_pid "$pid" 10
+			rm -f -- "$PID_FILE"
+			die "the broker was not ready after ${START_TIMEOUT}s: stopped it"
+		fi
+		sleep 0.1
+	done
+}
+
+# Starts the broker in the background; sets BROKER_PID.
+start_broker() {
+	if [[ -f $SERVER_LOG ]]; then mv -f -- "$SERVER_LOG" "$SERVER_LOG.prev"; fi
+	# nohup execs java, so $! is the broker's pid. The state lock fd is closed for the broker:
+	# otherwise it would hold the lock as long as it runs.
+	nohup "$JAVA" "${HEAP_OPTS[@]}" -XX:+UseG1GC -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$LIBS/*" \
+		kafka.Kafka "$PROPERTIES" </dev/null >"$SERVER_LOG" 2>&1 {STATE_LOCK_FD}>&- &
+	BROKER_PID=$!
+	printf '%s\n' "$BROKER_PID" >"$PID_FILE"
+}
+
+cmd_up() {
+	local started begun pid port name
+	begun=$(now_us)
+	started=$begun
+	lock_state_dir
+
+	if pid=$(running_pid); then
+		wait_ready "$pid" "$started"
+		log "kafka already running (pid $pid, state $STATE_DIR)"
+		printf '%s:%s\n' "$HOST" "$KAFKA_PORT"
+		return 0
+	fi
+	rm -f -- "$PID_FILE"
+
+	for name in KAFKA_PORT:$KAFKA_PORT KAFKA_SASL_PORT:$SASL_PORT KAFKA_CONTROLLER_PORT:$CONTROLLER_PORT; do
+		port=${name#*:}
+		if port_in_use "$port"; then
+			die "port $port ($HOST, ${name%%:*}) is in use by another process, not by the broker of $STATE_DIR: stop it or choose other ports (KAFKA_PORT, KAFKA_SASL_PORT, KAFKA_CONTROLLER_PORT)"
+		fi
+	done
+
+	command -v "$JAVA" >/dev/null || die "'$JAVA' not found: Java 17+ is needed"
+	fetch_jars
+	write_properties
+	format_if_needed
+
+	started=$(now_us)
+	log "starting kafka (state $STATE_DIR, log $SERVER_LOG)"
+	start_broker
+	pid=$BROKER_PID
+	wait_ready "$pid" "$started"
+	log "kafka ready in $(elapsed_s "$started")s, $(elapsed_s "$begun")s with the preparation (pid $pid; PLAINTEXT $HOST:$KAFKA_PORT, SASL_PLAINTEXT $HOST:$SASL_PORT)"
+	printf '%s:%s\n' "$HOST" "$KAFKA_PORT"
+}
+
+cmd_down() {
+	local pid started
+	[[ -d $STATE_DIR ]] || return 0
+	lock_state_dir
+	[[ -f $PID_FILE ]] || return 0
+	pid=$(<"$PID_FILE")
+	if is_our_broker "$pid"; then
+		started=$(now_us)
+		stop_pid "$pid" 30
+		log "kafka stopped in $(elapsed_s "$started")s (pid $pid)"
+	fi
+	rm -f -- "$PID_FILE"
+}
+
+cmd_status() {
+	local pid
+	if [[ -d $STATE_DIR ]] && pid=$(running_pid); then
+		if grep -qF -- "$READY_LINE" "$SERVER_LOG" 2>/dev/null; then
+			printf 'kafka running: pid %s, PLAINTEXT %s:%s, SASL_PLAINTEXT %s:%s, state %s\n' \
+				"$pid" "$HOST" "$KAFKA_PORT" "$HOST" "$SASL_PORT" "$STATE_DIR"
+		else
+			printf 'kafka starting: pid %s, state %s\n' "$pid" "$STATE_DIR"
+		fi
+		return 0
+	fi
+	printf 'kafka not running (state %s)\n' "$STATE_DIR"
+	return 1
+}
+
+usage() {
+	printf 'usage: %s up|down|status\n' "$0" >&2
+	exit 2
+}
+
+main() {
+	(($# == 1)) || usage
+	configure
+	case $1 in
+	up) cmd_up ;;
+	down) cmd_down ;;
+	status) cmd_status ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
