@@ -106,7 +106,9 @@ class IoClient:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Retryable),
             stop=stop_after_attempt(self._retry.max_attempts),
-            wait=wait_exponential_jitter(self._retry.initial_wait_s, self._retry.max_wait_s),
+            wait=wait_exponential_jitter(
+                multiplier=self._retry.initial_wait_s, max=self._retry.max_wait_s
+            ),
             reraise=False,
         )
         try:

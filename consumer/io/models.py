@@ -4,7 +4,9 @@ One definition serves both sides: io-relay builds its requests from these models
 sandbox validates what it receives with them. The contract tests hold both against the
 official spec, so a constraint written wrong here fails there.
 
-Unknown fields are ignored, as IO's own decoders do; io-relay never sets any.
+Unknown fields are ignored, as IO's own decoders do; io-relay never sets any. An optional
+field is either absent or valid: `null` is refused, as IO refuses it (Swagger 2 has no
+nullable). Lengths count UTF-16 code units, as IO's JavaScript does: an emoji counts two.
 """
 
 from __future__ import annotations
@@ -12,9 +14,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 FISCAL_CODE_PATTERN = (
     r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
@@ -33,11 +44,41 @@ TIME_TO_LIVE_MIN, TIME_TO_LIVE_MAX = 3_600, 604_800
 def _valid_timestamp(value: str) -> str:
     """IO's `UTCISODateFromString`: an ISO-8601 date-time that also parses as a real instant."""
     if not _UTC_ISO_DATE.match(value):
-        raise ValueError("must be an ISO-8601 date-time such as 2026-03-31T21:59:59.000Z")
+        raise PydanticCustomError(
+            "timestamp", "must be an ISO-8601 date-time such as 2026-03-31T21:59:59.000Z"
+        )
     try:
         datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"is not a real date-time: {exc}") from None
+        raise PydanticCustomError(
+            "timestamp", "is not a real date-time: {why}", {"why": str(exc)}
+        ) from None
+    return value
+
+
+def utf16_length(value: str) -> int:
+    """A string's length as JavaScript, and so IO, measures it."""
+    return len(value.encode("utf-16-le")) // 2
+
+
+def _utf16_between(low: int, high: int) -> AfterValidator:
+    def check(value: str) -> str:
+        length = utf16_length(value)
+        if not low <= length <= high:
+            raise PydanticCustomError(
+                "string_length",
+                "must be {low} to {high} characters long, not {length}",
+                {"low": low, "high": high, "length": length},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    if not (local and at and domain):
+        raise PydanticCustomError("email", "must be an email address")
     return value
 
 
@@ -78,8 +119,25 @@ class PaymentStatus(StrEnum):
     NOT_PAID = "NOT_PAID"
 
 
+class _Answer(BaseModel):
+    """What IO sends back: read leniently, so a new or null field never breaks io-relay."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
 class _Model(BaseModel):
+    """What IO receives: exactly as strict as IO."""
+
     model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _absent_rather_than_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            raise PydanticCustomError(
+                "null", "{field} may be left out, but not null", {"field": info.field_name}
+            )
+        return value
 
 
 class Payee(_Model):
@@ -104,17 +162,22 @@ class ThirdPartyData(_Model):
     configuration_id: Annotated[str, StringConstraints(pattern=ULID_PATTERN)] | None = None
 
 
+class EuCovidCert(_Model):
+    auth_code: str
+
+
 class MessageContent(_Model):
-    subject: Annotated[str, StringConstraints(min_length=SUBJECT_MIN, max_length=SUBJECT_MAX)]
-    markdown: Annotated[str, StringConstraints(min_length=MARKDOWN_MIN, max_length=MARKDOWN_MAX)]
+    subject: Annotated[str, _utf16_between(SUBJECT_MIN, SUBJECT_MAX)]
+    markdown: Annotated[str, _utf16_between(MARKDOWN_MIN, MARKDOWN_MAX)]
     require_secure_channels: bool | None = None
     payment_data: PaymentData | None = None
     due_date: Timestamp | None = None
     third_party_data: ThirdPartyData | None = None
+    eu_covid_cert: EuCovidCert | None = None
 
 
 class DefaultAddresses(_Model):
-    email: str | None = None
+    email: Annotated[str, AfterValidator(_email)] | None = None
 
 
 class NewMessage(_Model):
@@ -126,7 +189,7 @@ class NewMessage(_Model):
     feature_level_type: FeatureLevelType | None = None
     default_addresses: DefaultAddresses | None = None
 
-    def to_json_body(self) -> dict[str, object]:
+    def to_json_body(self) -> dict[str, Any]:
         """The exact request body: unset optional fields are left out, not sent as null."""
         return self.model_dump(mode="json", exclude_none=True)
 
@@ -137,16 +200,16 @@ class FiscalCodePayload(_Model):
     fiscal_code: FiscalCode
 
 
-class LimitedProfile(_Model):
+class LimitedProfile(_Answer):
     sender_allowed: bool
     preferred_languages: list[str] | None = None
 
 
-class CreatedMessage(_Model):
+class CreatedMessage(_Answer):
     id: str
 
 
-class ProblemJson(_Model):
+class ProblemJson(_Answer):
     """IO's error body. Every field is optional: gateways answer with less."""
 
     type: str | None = None
@@ -156,7 +219,7 @@ class ProblemJson(_Model):
     instance: str | None = None
 
 
-class ExternalMessageResponse(_Model):
+class ExternalMessageResponse(_Answer):
     """The part of getMessage's answer that io-relay reads."""
 
     status: MessageStatus | None = None
