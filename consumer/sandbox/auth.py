@@ -1,0 +1,69 @@
+"""Who is calling: the subscription key names a service and the account it bills to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consumer.sandbox.profiles_file import DEFAULT_ORGANIZATION_FISCAL_CODE, Subscription
+
+DEFAULT_ACCOUNT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    subscription_key: str
+    service: str
+    account: str
+    organization_fiscal_code: str
+
+
+class KeyRefused(Exception):
+    """The gateway refuses the call; `reason` is APIM's wording."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+MISSING_KEY = (
+    "Access denied due to missing subscription key. "
+    "Make sure to include subscription key when making requests to an API."
+)
+INVALID_KEY = (
+    "Access denied due to invalid subscription key. "
+    "Make sure to provide a valid key for an active subscription."
+)
+
+
+class Authenticator:
+    """Maps a key to its caller.
+
+    With no subscription list every non-empty key is accepted, is its own service (so only
+    it can read its messages) and bills to the one account "default". With a list, only the
+    listed keys are accepted.
+    """
+
+    def __init__(self, subscriptions: dict[str, Subscription] | None) -> None:
+        self._callers = (
+            None
+            if subscriptions is None
+            else {
+                key: Caller(key, entry.service, entry.account, entry.organization_fiscal_code)
+                for key, entry in subscriptions.items()
+            }
+        )
+
+    def identify(self, subscription_key: str | None) -> Caller:
+        if not subscription_key:
+            raise KeyRefused(MISSING_KEY)
+        if self._callers is None:
+            return Caller(
+                subscription_key,
+                subscription_key,
+                DEFAULT_ACCOUNT,
+                DEFAULT_ORGANIZATION_FISCAL_CODE,
+            )
+        caller = self._callers.get(subscription_key)
+        if caller is None:
+            raise KeyRefused(INVALID_KEY)
+        return caller
