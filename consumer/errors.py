@@ -32,7 +32,21 @@ class InvalidEvent(IoRelayError):
 
 
 class DecodeError(InvalidEvent):
+    """Also carries the event's id and type when the envelope was readable."""
+
     stage = "decode"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        field: str | None = None,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.event_id = event_id
+        self.event_type = event_type
+        super().__init__(reason, field=field)
 
 
 class RenderError(InvalidEvent):

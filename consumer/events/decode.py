@@ -26,18 +26,20 @@ class Event:
 
 def decode(record: InputRecord) -> Event:
     envelope = read_envelope(record)
+    known = {"event_id": envelope.id, "event_type": envelope.type}
     model = BUILT_IN_TYPES.get(envelope.type)
     if model is None:
-        known = ", ".join(sorted(BUILT_IN_TYPES))
-        raise DecodeError(f"unknown event type {envelope.type!r} (known: {known})", field="type")
+        names = ", ".join(sorted(BUILT_IN_TYPES))
+        reason = f"unknown event type {envelope.type!r} (known: {names})"
+        raise DecodeError(reason, field="type", **known)
     if not isinstance(envelope.data, dict):
-        raise DecodeError("must be a JSON object", field="data")
+        raise DecodeError("must be a JSON object", field="data", **known)
     try:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(part) for part in ("data", *first["loc"]))
-        raise DecodeError(first["msg"], field=path) from None
+        raise DecodeError(first["msg"], field=path, **known) from None
     return Event(
         id=envelope.id,
         type=envelope.type,

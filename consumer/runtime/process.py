@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consumer.errors import InvalidEvent
+from consumer.errors import DecodeError, InvalidEvent
 from consumer.events import Event, InputRecord, decode
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.rules import Rule, render, route
@@ -34,8 +34,9 @@ class EventProcessor:
         )
         try:
             event = decode(record)
-        except InvalidEvent as error:
-            return Processed([_invalid(None, None, None, position, error)], error)
+        except DecodeError as error:
+            invalid = _invalid(error.event_id, error.event_type, None, position, error)
+            return Processed([invalid], error)
         try:
             matched = route(self._rules, event)
         except InvalidEvent as error:

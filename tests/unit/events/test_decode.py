@@ -15,7 +15,7 @@ NOTICE = {
 
 
 def structured(data: object, **attributes: object) -> InputRecord:
-    event = {
+    event: dict[str, object] = {
         "specversion": "1.0",
         "id": "e-1",
         "source": "urn:test",
@@ -82,6 +82,13 @@ def test_invalid_input_is_a_decode_error_naming_the_field(
     assert caught.value.field == field
     assert reason in caught.value.reason
     assert caught.value.stage == "decode"
+
+
+def test_decode_error_keeps_the_id_and_type_of_a_readable_envelope() -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(structured({**NOTICE, "amount_cents": 0}))
+
+    assert (caught.value.event_id, caught.value.event_type) == ("e-1", "payment_notice.issued")
 
 
 def test_document_download_url_must_be_https() -> None:
