@@ -5,7 +5,7 @@ import pytest
 
 from consumer.errors import RenderError
 from consumer.events import Event, InputRecord, decode
-from consumer.rules import RulesError, load_rules, render, route
+from consumer.rules import Rule, RulesError, load_rules, render, route
 from consumer.rules.environment import euro
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -34,6 +34,21 @@ def write_rules(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(text)
     return path
+
+
+def one_rule(tmp_path: Path, name: str, subject: str, markdown: str) -> Rule:
+    """A payment-notice rule with the given templates, loaded as operators' files are."""
+    text = f"""
+rules:
+  - name: {name}
+    event_type: payment_notice.issued
+    service: s
+    message:
+      subject: {json.dumps(subject)}
+      markdown: {json.dumps(markdown)}
+"""
+    [rule] = load_rules([write_rules(tmp_path, text)])
+    return rule
 
 
 def test_example_tari_rule_renders_the_exact_io_payload() -> None:
@@ -74,25 +89,15 @@ def test_payee_left_out_when_the_event_has_none() -> None:
 
 
 def test_misspelt_field_fails_instead_of_rendering_empty(tmp_path: Path) -> None:
-    rules = load_rules(
-        [
-            write_rules(
-                tmp_path,
-                """
-rules:
-  - name: typo
-    event_type: payment_notice.issued
-    service: s
-    message:
-      subject: "Avviso di pagamento"
-      markdown: "{{ data.amount_centz }} and enough text to pass the eighty characters of IO."
-""",
-            )
-        ]
+    rule = one_rule(
+        tmp_path,
+        "typo",
+        "Avviso di pagamento",
+        "{{ data.amount_centz }} and enough text to pass the eighty characters of IO.",
     )
 
     with pytest.raises(RenderError) as caught:
-        render(rules[0], notice())
+        render(rule, notice())
 
     assert caught.value.rule == "typo"
     assert caught.value.field == "markdown"
@@ -100,49 +105,29 @@ rules:
 
 
 def test_rendering_that_breaks_io_constraints_is_a_render_error(tmp_path: Path) -> None:
-    rules = load_rules(
-        [
-            write_rules(
-                tmp_path,
-                """
-rules:
-  - name: short
-    event_type: payment_notice.issued
-    service: s
-    message:
-      subject: "Short"
-      markdown: "Too short for IO."
-""",
-            )
-        ]
+    rule = one_rule(
+        tmp_path,
+        "short",
+        "Short",
+        "Too short for IO.",
     )
 
     with pytest.raises(RenderError) as caught:
-        render(rules[0], notice())
+        render(rule, notice())
 
     assert caught.value.field == "content.subject"
 
 
 def test_templates_cannot_reach_python_internals(tmp_path: Path) -> None:
-    rules = load_rules(
-        [
-            write_rules(
-                tmp_path,
-                """
-rules:
-  - name: escape
-    event_type: payment_notice.issued
-    service: s
-    message:
-      subject: "{{ data.__class__.__mro__[1].__subclasses__() }}"
-      markdown: "x"
-""",
-            )
-        ]
+    rule = one_rule(
+        tmp_path,
+        "escape",
+        "{{ data.__class__.__mro__[1].__subclasses__() }}",
+        "x",
     )
 
     with pytest.raises(RenderError):
-        render(rules[0], notice())
+        render(rule, notice())
 
 
 def test_bad_rules_file_lists_every_problem_with_file_and_rule(tmp_path: Path) -> None:
