@@ -74,5 +74,7 @@ def _json(raw: bytes | None, *, what: str) -> Any:
         raise DecodeError("is not UTF-8 text", field=what) from None
     except json.JSONDecodeError as exc:
         raise DecodeError(f"is not JSON: {exc.msg} (char {exc.pos})", field=what) from None
+    except ValueError as exc:  # e.g. an integer literal of thousands of digits
+        raise DecodeError(f"is JSON Python cannot hold: {exc}", field=what) from None
     except RecursionError:
         raise DecodeError("is JSON nested too deeply", field=what) from None

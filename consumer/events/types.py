@@ -3,38 +3,75 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
 
-from consumer.io.models import FISCAL_CODE_PATTERN, ORGANIZATION_FISCAL_CODE_PATTERN
+from consumer.events.fiscal_code import FiscalCodePolicy
+from consumer.io.models import (
+    FISCAL_CODE_PATTERN,
+    NOTICE_NUMBER_PATTERN,
+    ORGANIZATION_FISCAL_CODE_PATTERN,
+)
+from consumer.pagopa import notice_number
 
-_NOTICE_NUMBER = re.compile(r"^[0-9]{18}$")
+
+def _notice_number(value: object) -> object:
+    """Printed notice numbers group their digits; upstream copies them with spaces."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return value  # the str type then refuses it, naming the type
+    try:
+        return notice_number(value)
+    except ValueError as exc:
+        raise PydanticCustomError("notice_number", str(exc)) from None
 
 
-def _normalise_notice_number(value: object) -> object:
-    """Notice numbers are printed in groups of digits; upstream copies them with spaces."""
-    return value.replace(" ", "") if isinstance(value, str) else value
+def _fiscal_code(value: str, info: ValidationInfo) -> str:
+    """IO's pattern always; checksum and omocodia too when the policy is strict."""
+    context = info.context or {}
+    policy = context.get("fiscal_codes", _DEFAULT_POLICY)
+    try:
+        return str(policy.check(value))
+    except ValueError as exc:
+        raise PydanticCustomError("fiscal_code", str(exc)) from None
 
 
-def _notice_number(value: str) -> str:
-    if not _NOTICE_NUMBER.match(value):
-        raise ValueError("must be 18 digits (spaces allowed between groups)")
+_DEFAULT_POLICY = FiscalCodePolicy()
+
+
+_URL = TypeAdapter(HttpUrl)
+
+
+def _https_url(value: str) -> str:
+    """Checked as a URL, kept as the string upstream sent: templates print it as is."""
+    try:
+        url = _URL.validate_python(value)
+    except ValidationError:
+        raise PydanticCustomError("url", "must be an https URL") from None
+    if url.scheme != "https":
+        raise PydanticCustomError("url", "must be an https URL")
     return value
 
 
-def _https_only(value: HttpUrl) -> HttpUrl:
-    if value.scheme != "https":
-        raise ValueError("must be an https URL")
-    return value
-
-
-FiscalCode = Annotated[str, Field(pattern=FISCAL_CODE_PATTERN, min_length=16, max_length=16)]
-NoticeNumber = Annotated[
-    str, BeforeValidator(_normalise_notice_number), AfterValidator(_notice_number)
+FiscalCode = Annotated[
+    str,
+    Field(pattern=FISCAL_CODE_PATTERN, min_length=16, max_length=16),
+    AfterValidator(_fiscal_code),
 ]
-DueDate = dt.date | dt.datetime
+NoticeNumber = Annotated[str, Field(pattern=NOTICE_NUMBER_PATTERN), BeforeValidator(_notice_number)]
+DueDate = dt.date | AwareDatetime  # a local Italian date, or an instant with its offset
 
 
 class EventData(BaseModel):
@@ -60,7 +97,9 @@ class DocumentReady(EventData):
     document_id: Annotated[str, Field(min_length=1)]
     title: Annotated[str, Field(min_length=1)]
     category: str | None = None
-    download_url: Annotated[HttpUrl, AfterValidator(_https_only)] | None = None
+    download_url: Annotated[str, Field(pattern=r"^https://"), AfterValidator(_https_url)] | None = (
+        None
+    )
     available_until: dt.date | None = None
     issuer_name: str | None = None
 

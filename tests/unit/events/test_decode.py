@@ -3,8 +3,10 @@ import json
 import pytest
 
 from consumer.errors import DecodeError
-from consumer.events import InputRecord, decode
-from consumer.events.types import PaymentNoticeIssued
+from consumer.events import EventTypes, InputRecord, decode
+from consumer.events.types import DocumentReady, PaymentNoticeIssued
+
+TYPES = EventTypes()
 
 NOTICE = {
     "recipient_fiscal_code": "AAAAAA00A00A000A",
@@ -27,7 +29,7 @@ def structured(data: object, **attributes: object) -> InputRecord:
 
 
 def test_structured_event_decodes_with_normalised_notice_number() -> None:
-    event = decode(structured(NOTICE))
+    event = decode(structured(NOTICE), TYPES)
 
     assert event.id == "e-1"
     assert event.type == "payment_notice.issued"
@@ -47,10 +49,11 @@ def test_binary_event_reads_attributes_from_ce_headers() -> None:
     data = {"recipient_fiscal_code": "AAAAAA00A00A000A", "document_id": "d1", "title": "T"}
     record = InputRecord("in", 0, 0, None, json.dumps(data).encode(), headers)
 
-    event = decode(record)
+    event = decode(record, TYPES)
 
     assert (event.id, event.type) == ("e-2", "document.ready")
-    assert event.data.model_dump()["document_id"] == "d1"
+    assert isinstance(event.data, DocumentReady)
+    assert event.data.document_id == "d1"
 
 
 @pytest.mark.parametrize(
@@ -77,7 +80,7 @@ def test_invalid_input_is_a_decode_error_naming_the_field(
     record: InputRecord, field: str, reason: str
 ) -> None:
     with pytest.raises(DecodeError) as caught:
-        decode(record)
+        decode(record, TYPES)
 
     assert caught.value.field == field
     assert reason in caught.value.reason
@@ -86,7 +89,7 @@ def test_invalid_input_is_a_decode_error_naming_the_field(
 
 def test_decode_error_keeps_the_id_and_type_of_a_readable_envelope() -> None:
     with pytest.raises(DecodeError) as caught:
-        decode(structured({**NOTICE, "amount_cents": 0}))
+        decode(structured({**NOTICE, "amount_cents": 0}), TYPES)
 
     assert (caught.value.event_id, caught.value.event_type) == ("e-1", "payment_notice.issued")
 
@@ -101,4 +104,4 @@ def test_document_download_url_must_be_https() -> None:
     record = structured(data, type="document.ready")
 
     with pytest.raises(DecodeError, match="https"):
-        decode(record)
+        decode(record, TYPES)
