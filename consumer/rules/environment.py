@@ -1,28 +1,44 @@
-"""The sandboxed Jinja2 environment every condition and template runs in.
+"""The sandboxed Jinja2 environments every condition and template runs in.
 
 Sandboxed, so a rule cannot reach Python internals; StrictUndefined, so a misspelt field
-fails loudly instead of rendering an empty string into a citizen's message.
+fails loudly instead of rendering an empty string into a citizen's message. Markdown
+templates get their own environment, whose `finalize` escapes every value printed into them:
+an event value can never become a link or markup, only a helper like `link` can.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import dataclass
 
-from babel.numbers import format_currency
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-
-def euro(cents: int) -> str:
-    """Cents as Italians read an amount: 1234567 → '12.345,67 €'."""
-    return format_currency(Decimal(cents) / 100, "EUR", locale="it_IT")
+from consumer.rules import helpers
 
 
-def build_environment() -> ImmutableSandboxedEnvironment:
+@dataclass(frozen=True, slots=True)
+class Environments:
+    text: ImmutableSandboxedEnvironment
+    markdown: ImmutableSandboxedEnvironment
+
+
+def build_environments() -> Environments:
+    return Environments(text=_environment(), markdown=_environment(markdown=True))
+
+
+def _environment(*, markdown: bool = False) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        finalize=helpers.finalize_markdown if markdown else None,
     )
-    env.filters["euro"] = euro
+    env.filters.update(
+        euro=helpers.euro,
+        italian_date=helpers.italian_date,
+        io_due_date=helpers.io_due_date,
+        notice_number=helpers.notice_number,
+    )
+    if markdown:
+        env.globals["link"] = helpers.link
     return env

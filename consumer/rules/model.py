@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from consumer.io.models import FeatureLevelType
 
 Template = Annotated[str, Field(min_length=1)]
+
+# IO's preferred_languages values.
+LANGUAGES = ("it_IT", "en_GB", "de_DE", "es_ES", "fr_FR")
+DEFAULT_LANGUAGE = "it_IT"
 
 
 class _Strict(BaseModel):
@@ -22,9 +26,14 @@ class PaymentDataTemplate(_Strict):
     payee_fiscal_code: Template | None = None
 
 
-class MessageTemplate(_Strict):
+class TextTemplates(_Strict):
+    """What changes with the language: the words."""
+
     subject: Template
     markdown: Template
+
+
+class MessageTemplate(TextTemplates):
     due_date: Template | None = None
     payment_data: PaymentDataTemplate | None = None
     feature_level_type: FeatureLevelType | Template = FeatureLevelType.STANDARD
@@ -38,7 +47,13 @@ class RuleSpec(_Strict):
     when: Template | None = None
     service: Annotated[str, Field(min_length=1)]
     recipient: Template = "{{ data.recipient_fiscal_code }}"
-    message: MessageTemplate
+    message: MessageTemplate = Field(description=f"in {DEFAULT_LANGUAGE}, the fallback")
+    translations: dict[
+        Annotated[str, Field(pattern="^(" + "|".join(LANGUAGES) + ")$")], TextTemplates
+    ] = Field(default_factory=dict)
+    example: dict[str, Any] = Field(
+        description="the data of an event this rule sends; it must render cleanly at load time"
+    )
 
 
 class RulesFile(_Strict):

@@ -1,69 +1,29 @@
-import json
 from pathlib import Path
 
 import pytest
 
 from consumer.errors import RenderError
-from consumer.events import Event, InputRecord, decode
-from consumer.rules import Rule, RulesError, load_rules, render, route
-from consumer.rules.environment import euro
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-def notice(**data: object) -> Event:
-    payload = {
-        "recipient_fiscal_code": "AAAAAA00A00A000A",
-        "notice_number": "302100000000123456",
-        "amount_cents": 18750,
-        "description": "TARI 2026",
-        "category": "TARI",
-        **data,
-    }
-    event = {
-        "specversion": "1.0",
-        "id": "e-1",
-        "source": "urn:test",
-        "type": "payment_notice.issued",
-        "data": payload,
-    }
-    return decode(InputRecord("in", 0, 0, None, json.dumps(event).encode()))
-
-
-def write_rules(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "rules.yaml"
-    path.write_text(text)
-    return path
-
-
-def one_rule(tmp_path: Path, name: str, subject: str, markdown: str) -> Rule:
-    """A payment-notice rule with the given templates, loaded as operators' files are."""
-    text = f"""
-rules:
-  - name: {name}
-    event_type: payment_notice.issued
-    service: s
-    message:
-      subject: {json.dumps(subject)}
-      markdown: {json.dumps(markdown)}
-"""
-    [rule] = load_rules([write_rules(tmp_path, text)])
-    return rule
+from consumer.events import FiscalCodePolicy
+from consumer.rules import choose_language, load_rules, render, route
+from tests.unit.rules.conftest import EXAMPLES, MARKDOWN, RuleWriter, notice
 
 
 def test_example_tari_rule_renders_the_exact_io_payload() -> None:
     rules = load_rules([EXAMPLES / "rules"])
-    event = notice(payee_fiscal_code="01199250158")
+    event = notice(payee_fiscal_code="01199250158", due_date="2027-03-31")
 
     [rule] = route(rules, event)
     body = render(rule, event).to_json_body()
 
-    assert rule.name == "tari-notice"
-    assert rule.service == "tari"
+    assert (rule.name, rule.service) == ("tari-notice", "tari")
     assert body["fiscal_code"] == "AAAAAA00A00A000A"
-    assert body["content"]["subject"] == "Avviso di pagamento TARI"
-    assert "187,50\xa0€" in body["content"]["markdown"]
-    assert body["content"]["payment_data"] == {
+    assert body["time_to_live"] == 604800
+    content = body["content"]
+    assert content["subject"] == "Avviso di pagamento TARI"
+    assert "- Importo: 187,50\xa0€" in content["markdown"]
+    assert "- Scadenza: 31 marzo 2027" in content["markdown"]
+    assert content["due_date"] == "2027-03-31T21:59:59.000Z"  # 23:59:59 in Rome, summer time
+    assert content["payment_data"] == {
         "amount": 18750,
         "notice_number": "302100000000123456",
         "invalid_after_due_date": False,
@@ -78,98 +38,69 @@ def test_condition_selects_between_rules_of_one_type() -> None:
     assert [r.name for r in route(rules, notice(category="COSAP"))] == ["generic-notice"]
 
 
-def test_payee_left_out_when_the_event_has_none() -> None:
+def test_fan_out_gives_one_message_per_matching_rule(tmp_path: Path, rule_file: RuleWriter) -> None:
+    first = rule_file(name="first")
+    second = first.rename(tmp_path / "first.yaml").parent / "second.yaml"
+    second.write_text(rule_file(name="second").read_text())
+
+    rules = load_rules([tmp_path / "first.yaml", second])
+
+    assert [r.name for r in route(rules, notice())] == ["first", "second"]
+
+
+def test_optional_fields_rendered_empty_are_left_out() -> None:
     rules = load_rules([EXAMPLES / "rules"])
-    event = notice()
+    event = notice()  # no payee, no due date
 
     [rule] = route(rules, event)
-    payment = render(rule, event).to_json_body()["content"]["payment_data"]
+    content = render(rule, event).to_json_body()["content"]
 
-    assert "payee" not in payment
+    assert "payee" not in content["payment_data"]
+    assert "due_date" not in content
 
 
-def test_misspelt_field_fails_instead_of_rendering_empty(tmp_path: Path) -> None:
-    rule = one_rule(
-        tmp_path,
-        "typo",
-        "Avviso di pagamento",
-        "{{ data.amount_centz }} and enough text to pass the eighty characters of IO.",
+def test_event_values_are_escaped_in_markdown_not_in_subject() -> None:
+    rules = load_rules([EXAMPLES / "rules"])
+    event = notice(description="[paga qui](http://x)")
+
+    [rule] = route(rules, event)
+    markdown = render(rule, event).to_json_body()["content"]["markdown"]
+
+    assert "[paga qui](http://x)" not in markdown
+    assert r"\[paga qui\]\(http\://x\)" in markdown
+
+
+def test_preferred_language_picks_a_translation_with_fallback() -> None:
+    rules = load_rules([EXAMPLES / "rules"])
+    [generic] = route(rules, notice(category="COSAP"))
+
+    assert choose_language(generic, ["de_DE", "it_IT"]) == "de_DE"
+    assert choose_language(generic, ["fr_FR", "en_GB"]) == "it_IT"
+    assert choose_language(generic, []) == "it_IT"
+    german = render(generic, notice(category="COSAP"), ["fr_FR", "de_DE"])
+    assert german.content.subject == "Neue Zahlungsaufforderung"
+
+
+def test_a_value_that_breaks_io_constraints_is_a_render_error(rule_file: RuleWriter) -> None:
+    [rule] = load_rules(
+        [rule_file(message={"subject": "Avviso: {{ data.description }}", "markdown": MARKDOWN})]
     )
 
     with pytest.raises(RenderError) as caught:
-        render(rule, notice())
+        render(rule, notice(description="x" * 200))
 
-    assert caught.value.rule == "typo"
-    assert caught.value.field == "markdown"
-    assert "amount_centz" in caught.value.reason
-
-
-def test_rendering_that_breaks_io_constraints_is_a_render_error(tmp_path: Path) -> None:
-    rule = one_rule(
-        tmp_path,
-        "short",
-        "Short",
-        "Too short for IO.",
-    )
-
-    with pytest.raises(RenderError) as caught:
-        render(rule, notice())
-
+    assert caught.value.rule == "notice"
     assert caught.value.field == "content.subject"
+    assert "must be 10 to 120 characters long" in caught.value.reason
 
 
-def test_templates_cannot_reach_python_internals(tmp_path: Path) -> None:
-    rule = one_rule(
-        tmp_path,
-        "escape",
-        "{{ data.__class__.__mro__[1].__subclasses__() }}",
-        "x",
-    )
+def test_strict_fiscal_codes_refuse_a_wrong_check_character(rule_file: RuleWriter) -> None:
+    [rule] = load_rules([rule_file()])
+    strict = FiscalCodePolicy(strict=True)
 
-    with pytest.raises(RenderError):
-        render(rule, notice())
+    with pytest.raises(RenderError) as caught:
+        render(rule, notice(), (), strict)
 
-
-def test_bad_rules_file_lists_every_problem_with_file_and_rule(tmp_path: Path) -> None:
-    path = write_rules(
-        tmp_path,
-        """
-rules:
-  - name: no-service
-    event_type: payment_notice.issued
-    message: {subject: "a subject here", markdown: "m"}
-  - name: bad-template
-    event_type: document.ready
-    service: s
-    message: {subject: "{{ data.title ", markdown: "m"}
-""",
-    )
-
-    with pytest.raises(RulesError) as caught:
-        load_rules([path])
-
-    problems = caught.value.problems
-    assert len(problems) == 1
-    assert str(path) in problems[0]
-    assert "rule 'no-service', service" in problems[0]
-
-
-def test_template_syntax_error_names_the_rule(tmp_path: Path) -> None:
-    path = write_rules(
-        tmp_path,
-        """
-rules:
-  - name: bad-template
-    event_type: document.ready
-    service: s
-    message: {subject: "{{ data.title ", markdown: "m"}
-""",
-    )
-
-    with pytest.raises(RulesError, match="rule 'bad-template': template syntax"):
-        load_rules([path])
-
-
-def test_euro_uses_italian_format() -> None:
-    assert euro(1234567) == "12.345,67\xa0€"
-    assert euro(5) == "0,05\xa0€"
+    assert caught.value.field == "recipient"
+    allowed = FiscalCodePolicy(strict=True, allow=frozenset({"AAAAAA00A00A000A"}))
+    assert render(rule, notice(), (), allowed).fiscal_code == "AAAAAA00A00A000A"

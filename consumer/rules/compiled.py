@@ -1,0 +1,38 @@
+"""A rule ready to run: its spec, and its templates compiled once at load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Template
+from jinja2.environment import TemplateExpression
+
+from consumer.rules.model import RuleSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    subject: Template
+    markdown: Template
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule ready to run: its spec, and its templates compiled."""
+
+    spec: RuleSpec
+    origin: str
+    condition: TemplateExpression | None
+    recipient: Template
+    texts: dict[str, Texts]
+    templates: dict[str, Template] = field(default_factory=dict)
+    literals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def service(self) -> str:
+        return self.spec.service
