@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from consumer.errors import ConfigurationError
+from consumer.io.models import FISCAL_CODE_PATTERN
+from consumer.rules.loader import DEFAULT_PERSONAL_DATA_FIELDS
 
 ENV_PREFIX = "IO_RELAY_"
 PRODUCTION_IO_BASE_URL = "https://api.io.pagopa.it"
@@ -131,6 +133,27 @@ class IoSettings(_Section):
         return self
 
 
+class FiscalCodeSettings(_Section):
+    strict: bool = Field(default=False, description="also check the check character and omocodia")
+    allow: list[Annotated[str, Field(pattern=FISCAL_CODE_PATTERN)]] = Field(
+        default_factory=list, description="codes accepted in strict mode anyway (sandbox ones)"
+    )
+
+
+class EventSettings(_Section):
+    schema_dirs: list[Path] = Field(
+        default_factory=list, description="folders of JSON Schemas of operator-added types"
+    )
+    fiscal_codes: FiscalCodeSettings = FiscalCodeSettings()
+
+
+class RuleCheckSettings(_Section):
+    personal_data_fields: list[str] = Field(
+        default_factory=lambda: sorted(DEFAULT_PERSONAL_DATA_FIELDS),
+        description="event fields a subject may not show",
+    )
+
+
 class RuntimeSettings(_Section):
     commit_interval_s: Annotated[float, Field(gt=0)] = 1.0
     shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
@@ -147,6 +170,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     io: IoSettings = IoSettings()
     rules: list[Path] = Field(default_factory=list)
+    rule_checks: RuleCheckSettings = RuleCheckSettings()
+    events: EventSettings = EventSettings()
     runtime: RuntimeSettings = RuntimeSettings()
 
     @classmethod
@@ -170,9 +195,14 @@ def load_settings(config_file: Path | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigurationError(_explain(exc, config_file)) from None
     base = config_file.parent if config_file else Path.cwd()
-    return settings.model_copy(
-        update={"rules": [path if path.is_absolute() else base / path for path in settings.rules]}
+
+    def resolve(paths: list[Path]) -> list[Path]:
+        return [path if path.is_absolute() else base / path for path in paths]
+
+    events = settings.events.model_copy(
+        update={"schema_dirs": resolve(settings.events.schema_dirs)}
     )
+    return settings.model_copy(update={"rules": resolve(settings.rules), "events": events})
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

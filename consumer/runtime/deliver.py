@@ -5,7 +5,7 @@ IO's spec says a sender MUST check the profile (exists, sender_allowed) before e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -38,13 +38,19 @@ class Deliverer:
         self._client = client
         self._keys = dict(keys)
 
-    async def deliver(self, service: str, message: NewMessage) -> Delivery:
+    async def deliver(
+        self,
+        service: str,
+        fiscal_code: str,
+        compose: Callable[[Sequence[str]], NewMessage],
+    ) -> Delivery:
+        """Check the profile; if the citizen can receive it, compose in their language and send."""
         key = self._keys.get(service)
         if key is None:
             raise ConfigurationError(
                 f"service {service!r} is used by a rule but not under io.services"
             )
-        profile = await self._client.get_profile(key, message.fiscal_code)
+        profile = await self._client.get_profile(key, fiscal_code)
         match profile:
             case ProfileNotFound():
                 return Delivery(Outcome.NOT_SENT_PROFILE_NOT_FOUND, 1, http_status=404)
@@ -52,7 +58,7 @@ class Deliverer:
                 return Delivery(Outcome.NOT_SENT_SENDER_NOT_ALLOWED, 1, http_status=200)
             case Refused() | GaveUp():
                 return _failed(service, profile, attempts=1)
-        submitted = await self._client.submit(key, message)
+        submitted = await self._client.submit(key, compose(profile.preferred_languages))
         match submitted:
             case Submitted(message_id=message_id, http_status=status):
                 return Delivery(Outcome.SUBMITTED, 2, io_message_id=message_id, http_status=status)

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consumer.errors import DecodeError, InvalidEvent
-from consumer.events import Event, InputRecord, decode
+from consumer.events import Event, EventTypes, InputRecord, decode
+from consumer.io import NewMessage
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
-from consumer.rules import Rule, render, route
+from consumer.rules import Rule, choose_language, render, route
+from consumer.rules.model import DEFAULT_LANGUAGE
 from consumer.runtime.deliver import Deliverer
 
 
@@ -24,7 +26,8 @@ class Processed:
 
 
 class EventProcessor:
-    def __init__(self, rules: Sequence[Rule], deliverer: Deliverer) -> None:
+    def __init__(self, types: EventTypes, rules: Sequence[Rule], deliverer: Deliverer) -> None:
+        self._types = types
         self._rules = list(rules)
         self._deliverer = deliverer
 
@@ -33,7 +36,7 @@ class EventProcessor:
             topic=record.topic, partition=record.partition, offset=record.offset
         )
         try:
-            event = decode(record)
+            event = decode(record, self._types)
         except DecodeError as error:
             invalid = _invalid(error.event_id, error.event_type, None, position, error)
             return Processed([invalid], error)
@@ -57,8 +60,16 @@ class EventProcessor:
         return Processed(statuses, first_error)
 
     async def _send(self, rule: Rule, event: Event, position: InputPosition) -> StatusRecord:
-        message = render(rule, event)
-        delivery = await self._deliverer.deliver(rule.service, message)
+        policy = self._types.fiscal_codes
+        # Rendered before any IO call: a message IO would refuse costs no rate budget.
+        default = render(rule, event, (), policy)
+
+        def compose(languages: Sequence[str]) -> NewMessage:
+            if choose_language(rule, languages) == DEFAULT_LANGUAGE:
+                return default
+            return render(rule, event, languages, policy)
+
+        delivery = await self._deliverer.deliver(rule.service, default.fiscal_code, compose)
         return StatusRecord(
             event_id=event.id,
             event_type=event.type,

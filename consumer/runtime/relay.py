@@ -104,10 +104,11 @@ class Relay:
 
     def _idle_long_enough(self, until: StopWhen, last_record_at: float) -> bool:
         source = self._require_source()
+        quiet_since = max(last_record_at, source.assignment_changed_at)
         return (
             until.idle_for_s is not None
             and bool(source.assigned)
-            and time.monotonic() - last_record_at >= until.idle_for_s
+            and time.monotonic() - quiet_since >= until.idle_for_s
         )
 
     def _commit(self, *, force: bool = False) -> None:

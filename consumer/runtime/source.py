@@ -7,6 +7,7 @@ its record is done. librdkafka errors are translated here.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,6 +53,7 @@ class KafkaSource:
         self._consumer = Consumer(consumer_config(settings))
         self._on_revoke = on_revoke
         self._assigned: set[Partition] = set()
+        self._assignment_changed_at = time.monotonic()
         self._consumer.subscribe(
             list(settings.input_topics), on_assign=self._assigned_cb, on_revoke=self._revoked_cb
         )
@@ -59,6 +61,11 @@ class KafkaSource:
     @property
     def assigned(self) -> frozenset[Partition]:
         return frozenset(self._assigned)
+
+    @property
+    def assignment_changed_at(self) -> float:
+        """When partitions last came or went (monotonic clock): a fresh partition is not idle."""
+        return self._assignment_changed_at
 
     def poll(self, timeout_s: float) -> InputRecord | None:
         message = self._consumer.poll(timeout_s)
@@ -89,11 +96,13 @@ class KafkaSource:
 
     def _assigned_cb(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned.update((p.topic, p.partition) for p in partitions)
+        self._assignment_changed_at = time.monotonic()
 
     def _revoked_cb(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [(p.topic, p.partition) for p in partitions]
         self._on_revoke(revoked)
         self._assigned.difference_update(revoked)
+        self._assignment_changed_at = time.monotonic()
 
 
 def _input_record(message: Message) -> InputRecord:
