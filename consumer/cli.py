@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,11 +11,15 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from consumer.config import load_settings
-from consumer.errors import FatalError
+from consumer.config import Settings, load_settings
+from consumer.errors import FatalError, InvalidEvent
+from consumer.events import EventTypes, InputRecord, decode
 from consumer.observability import configure_logging
+from consumer.rules import Rule, RulesError, render, route
 from consumer.runtime import StopWhen, run_relay
+from consumer.runtime.app import load_contracts
 from consumer.sandbox import SandboxSettings, serve
+from consumer.schemas import stale_schemas, write_schemas
 
 app = typer.Typer(
     help="Turns domain events from Kafka into messages on the IO app.",
@@ -23,7 +28,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+rules_app = typer.Typer(help="Check rules files.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+EXIT_INVALID = 1
 EXIT_FATAL = 2
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML configuration; IO_RELAY_* variables override it."),
+]
 
 
 @app.command()
@@ -99,6 +113,81 @@ def sandbox(
     except FatalError as exc:
         typer.echo(f"io-relay sandbox: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None
+
+
+@rules_app.command("check")
+def rules_check(
+    rules: Annotated[list[Path], typer.Argument(help="Rules files or folders.")],
+    config: ConfigOption = None,
+) -> None:
+    """Load rules as io-relay would; exit 1 listing every problem."""
+    try:
+        _, loaded = _contracts(config, rules)
+    except RulesError as exc:
+        for problem in exc.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except FatalError as exc:
+        typer.echo(f"io-relay rules check: {exc}", err=True)
+        raise typer.Exit(EXIT_FATAL) from None
+    typer.echo(f"{len(loaded)} rules OK: {', '.join(rule.name for rule in loaded)}")
+
+
+@app.command("render")
+def render_event(
+    rules: Annotated[list[Path], typer.Option("--rules", help="Rules files or folders.")],
+    event: Annotated[Path, typer.Option(help="A CloudEvent in structured JSON mode.")],
+    lang: Annotated[
+        str | None, typer.Option(help="The citizen's preferred language, e.g. de_DE.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print the IO request bodies an event would produce, as a JSON array."""
+    try:
+        types, loaded = _contracts(config, rules)
+        record = InputRecord("file", 0, 0, None, event.read_bytes())
+        decoded = decode(record, types)
+        languages = (lang,) if lang else ()
+        output = [
+            {
+                "rule": rule.name,
+                "service": rule.service,
+                "payload": render(rule, decoded, languages, types.fiscal_codes).to_json_body(),
+            }
+            for rule in route(loaded, decoded)
+        ]
+    except OSError as exc:
+        typer.echo(f"io-relay render: cannot read {event}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (InvalidEvent, FatalError) as exc:
+        typer.echo(f"io-relay render: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    typer.echo(json.dumps(output, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def schemas(
+    folder: Annotated[Path, typer.Argument(help="Where the schema files live.")] = Path("schemas"),
+    write: Annotated[bool, typer.Option(help="Rewrite the files from the models.")] = False,
+) -> None:
+    """Check (or --write) the JSON Schemas of the event, envelope and status contracts."""
+    if write:
+        for path in write_schemas(folder):
+            typer.echo(f"wrote {path}")
+        return
+    stale = stale_schemas(folder)
+    for name in stale:
+        typer.echo(
+            f"{folder / name} differs from the models: run io-relay schemas --write", err=True
+        )
+    if stale:
+        raise typer.Exit(EXIT_INVALID)
+    typer.echo("schemas match the models")
+
+
+def _contracts(config: Path | None, rules: list[Path]) -> tuple[EventTypes, list[Rule]]:
+    settings = load_settings(config) if config else Settings()
+    return load_contracts(settings.model_copy(update={"rules": rules}))
 
 
 def main() -> None:

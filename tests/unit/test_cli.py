@@ -1,0 +1,106 @@
+"""The io-relay command line: exit codes and what reaches stdout and stderr."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consumer.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RULES = str(EXAMPLES / "rules")
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["sandbox"], ["rules"], ["rules", "check"], ["render"], ["schemas"]]
+)
+def test_every_command_has_help(cli: CliRunner, command: list[str]) -> None:
+    result = cli.invoke(app, [*command, "--help"])
+
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_rules_check_passes_the_examples(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["rules", "check", RULES])
+
+    assert result.exit_code == 0
+    assert "3 rules OK" in result.stdout
+
+
+def test_rules_check_lists_every_problem_and_exits_1(cli: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: a\n  - name: b\n")
+
+    result = cli.invoke(app, ["rules", "check", RULES, str(bad)])
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count(f"{bad}:") == 8  # four required fields missing in each rule
+
+
+def test_render_prints_the_exact_request_bodies(cli: CliRunner) -> None:
+    event = str(EXAMPLES / "events" / "01-tari-notice.json")
+
+    result = cli.invoke(app, ["render", "--rules", RULES, "--event", event])
+
+    assert result.exit_code == 0, result.stderr
+    [output] = json.loads(result.stdout)
+    assert (output["rule"], output["service"]) == ("tari-notice", "tari")
+    assert output["payload"]["fiscal_code"] == "AAAAAA00A00A000A"
+    assert output["payload"]["content"]["payment_data"]["amount"] == 18750
+    assert output["payload"]["content"]["due_date"] == "2027-03-31T21:59:59.000Z"
+
+
+def test_render_in_a_language(cli: CliRunner) -> None:
+    event = str(EXAMPLES / "events" / "02-notice-with-payee.json")
+
+    result = cli.invoke(app, ["render", "--rules", RULES, "--event", event, "--lang", "de_DE"])
+
+    assert json.loads(result.stdout)[0]["payload"]["content"]["subject"] == (
+        "Neue Zahlungsaufforderung"
+    )
+
+
+def test_render_prints_an_empty_array_when_no_rule_matches(cli: CliRunner) -> None:
+    event = str(EXAMPLES / "events" / "06-internal-document.json")
+
+    result = cli.invoke(app, ["render", "--rules", RULES, "--event", event])
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("07-zero-amount.json", "data.amount_cents: Input should be greater than 0"),
+        ("08-truncated.json", "value: is not JSON"),
+        ("missing.json", "cannot read"),
+    ],
+)
+def test_render_refuses_an_invalid_event_on_stderr(
+    cli: CliRunner, event: str, message: str
+) -> None:
+    result = cli.invoke(
+        app, ["render", "--rules", RULES, "--event", str(EXAMPLES / "events" / event)]
+    )
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert message in result.stderr
+
+
+def test_schemas_check_passes_and_reports_drift(cli: CliRunner, tmp_path: Path) -> None:
+    assert cli.invoke(app, ["schemas", str(EXAMPLES.parent / "schemas")]).exit_code == 0
+
+    drifted = cli.invoke(app, ["schemas", str(tmp_path)])
+
+    assert drifted.exit_code == 1
+    assert "differs from the models" in drifted.stderr
