@@ -71,7 +71,19 @@ FiscalCode = Annotated[
     AfterValidator(_fiscal_code),
 ]
 NoticeNumber = Annotated[str, Field(pattern=NOTICE_NUMBER_PATTERN), BeforeValidator(_notice_number)]
-DueDate = dt.date | AwareDatetime  # a local Italian date, or an instant with its offset
+_INSTANT = TypeAdapter(AwareDatetime)
+
+
+def _date_or_instant(value: object) -> object:
+    """'2027-03-31' is a local day; anything longer is an instant and must carry its offset,
+    even at midnight (a lax date would otherwise swallow '2027-03-31T00:00:00-05:00')."""
+    if isinstance(value, str) and len(value) != len("2027-03-31"):
+        return _INSTANT.validate_python(value)
+    return value
+
+
+# A local Italian date, or an instant with its offset.
+DueDate = Annotated[dt.date | AwareDatetime, BeforeValidator(_date_or_instant)]
 
 
 class EventData(BaseModel):

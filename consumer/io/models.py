@@ -92,7 +92,7 @@ def format_timestamp(instant: datetime) -> str:
     if instant.tzinfo is None:
         raise ValueError("a timestamp for IO needs a time zone")
     utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class FeatureLevelType(StrEnum):

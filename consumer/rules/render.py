@@ -88,7 +88,8 @@ def example_event(rule: Rule, types: EventTypes, *, required_only: bool = False)
 def _render(template: Template, context: dict[str, Any], rule: str, path: str) -> str:
     try:
         return template.render(context).strip()
-    except (TemplateError, ValueError, TypeError) as exc:
+    except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:
+        # ArithmeticError: a date at the edge of the calendar overflows on a change of zone.
         raise RenderError(str(exc), rule=rule, field=path) from None
 
 

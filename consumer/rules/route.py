@@ -22,5 +22,5 @@ def holds(rule: Rule, event: Event) -> bool:
         return True
     try:
         return bool(rule.condition(**template_context(event)))
-    except (TemplateError, ValueError, TypeError) as exc:
+    except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:
         raise RenderError(f"condition failed: {exc}", rule=rule.name, field="when") from None

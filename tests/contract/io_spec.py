@@ -143,6 +143,21 @@ def _ecma_pattern(
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+def _utf16_min_length(
+    validator: Validator, minimum: int, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """IO's JavaScript counts UTF-16 units: an emoji is two."""
+    if validator.is_type(instance, "string") and len(instance.encode("utf-16-le")) // 2 < minimum:
+        yield ValidationError(f"{instance!r} is shorter than {minimum} UTF-16 units")
+
+
+def _utf16_max_length(
+    validator: Validator, maximum: int, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and len(instance.encode("utf-16-le")) // 2 > maximum:
+        yield ValidationError(f"{instance!r} is longer than {maximum} UTF-16 units")
+
+
 @functools.cache
 def _ecma_regex(pattern: str) -> re.Pattern[str]:
     """Python's reading of an ECMA-262 pattern: an unescaped `$` becomes `\\Z`, digits ASCII."""
@@ -165,7 +180,13 @@ def _all_of(
 
 IoSpecValidator = extend(  # type: ignore[no-untyped-call]
     Draft4Validator,
-    {"pattern": _ecma_pattern, "x-extensible-enum": _extensible_enum, "allOf": _all_of},
+    {
+        "pattern": _ecma_pattern,
+        "x-extensible-enum": _extensible_enum,
+        "allOf": _all_of,
+        "minLength": _utf16_min_length,
+        "maxLength": _utf16_max_length,
+    },
 )
 
 
