@@ -43,11 +43,16 @@ def read_envelope(record: InputRecord) -> Envelope:
             raise DecodeError("a structured CloudEvent must be a JSON object", field="value")
         attributes = parsed
     try:
-        return Envelope.model_validate(attributes)
+        envelope = Envelope.model_validate(attributes)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "envelope"
         raise DecodeError(first["msg"], field=field) from None
+    content_type = envelope.datacontenttype
+    if content_type is not None and "json" not in content_type.lower():
+        reason = f"is {content_type!r}; io-relay reads JSON data only"
+        raise DecodeError(reason, field="datacontenttype")
+    return envelope
 
 
 def _binary_attributes(record: InputRecord) -> dict[str, Any]:

@@ -74,6 +74,7 @@ def test_binary_event_reads_attributes_from_ce_headers() -> None:
             "at least 16",
         ),
         (structured([1]), "data", "JSON object"),
+        (structured(NOTICE, datacontenttype="application/xml"), "datacontenttype", "JSON data"),
     ],
 )
 def test_invalid_input_is_a_decode_error_naming_the_field(
