@@ -399,9 +399,10 @@ def test_non_utf8_binary_header_is_a_decode_error_naming_it(name: str) -> None:
     assert name in (error.field or "")
 
 
-def test_non_utf8_content_type_does_not_break_decode() -> None:
+def test_non_utf8_content_type_is_an_explained_refusal() -> None:
     headers = (*binary_headers("document.ready")[:-1], ("content-type", b"\xff\xfe"))
-    assert outcome(InputRecord("in", 0, 0, None, dump(DOCUMENT), headers)) is not None
+    error = refused(InputRecord("in", 0, 0, None, dump(DOCUMENT), headers))
+    assert error.field == "datacontenttype"
 
 
 # -- (f) deep nesting and oversized tokens ----------------------------------------------------
