@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from consumer.errors import ConfigurationError
+from consumer.io.client import LostSubmit
 from consumer.io.models import FISCAL_CODE_PATTERN
 from consumer.rules.loader import DEFAULT_PERSONAL_DATA_FIELDS
 
@@ -76,6 +77,21 @@ class AccountSettings(_Section):
 
     calls: Annotated[int, Field(gt=0)] = 150
     per_seconds: Annotated[float, Field(gt=0)] = 5.0
+    margin_s: Annotated[float, Field(ge=0)] = Field(
+        default=0.1, description="added to the window: the gap between sending and being counted"
+    )
+
+
+class RetrySettings(_Section):
+    max_attempts: Annotated[int, Field(ge=1)] = 6
+    max_elapsed_s: Annotated[float, Field(gt=0)] = 120.0
+    initial_backoff_s: Annotated[float, Field(gt=0)] = 0.5
+    max_backoff_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class ProfileCacheSettings(_Section):
+    ttl_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    max_entries: Annotated[int, Field(ge=1)] = 10_000
 
 
 class ServiceSettings(_Section):
@@ -116,6 +132,17 @@ class IoSettings(_Section):
     base_url: str = PRODUCTION_IO_BASE_URL
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
     read_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    total_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    retry: RetrySettings = RetrySettings()
+    lost_submit: LostSubmit = Field(
+        default=LostSubmit.REPORT_UNKNOWN,
+        description="a submit whose answer never came: report_unknown (never a double send) "
+        "or retry (may send a citizen the same message twice)",
+    )
+    profile_cache: ProfileCacheSettings = ProfileCacheSettings()
+    forbidden_before_fault: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="consecutive 403s on one service that make it a configuration fault"
+    )
     accounts: dict[str, AccountSettings] = Field(
         default_factory=lambda: {"default": AccountSettings()}
     )

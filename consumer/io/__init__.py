@@ -1,9 +1,14 @@
-"""Deliver: IO's payloads, its API client, and the outcomes of every call."""
+"""Deliver: IO's payloads, its API client, pacing, and the outcomes of every call."""
 
-from consumer.io.client import IoClient, RetryPolicy
+from consumer.io.client import IoClient, IoService, LostSubmit, RetryPolicy, Timeouts
+from consumer.io.limiter import AccountLimiter, RatePolicy
 from consumer.io.models import NewMessage
+from consumer.io.observer import IoObserver, NoObserver
 from consumer.io.outcomes import (
     GaveUp,
+    MessageNotFound,
+    MessageOutcome,
+    MessageState,
     Profile,
     ProfileNotFound,
     ProfileOutcome,
@@ -12,17 +17,29 @@ from consumer.io.outcomes import (
     Submitted,
     Unknown,
 )
+from consumer.io.profiles import ProfileCache
 
 __all__ = [
+    "AccountLimiter",
     "GaveUp",
     "IoClient",
+    "IoObserver",
+    "IoService",
+    "LostSubmit",
+    "MessageNotFound",
+    "MessageOutcome",
+    "MessageState",
     "NewMessage",
+    "NoObserver",
     "Profile",
+    "ProfileCache",
     "ProfileNotFound",
     "ProfileOutcome",
+    "RatePolicy",
     "Refused",
     "RetryPolicy",
     "SubmitOutcome",
     "Submitted",
+    "Timeouts",
     "Unknown",
 ]

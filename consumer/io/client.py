@@ -1,27 +1,55 @@
-"""The IO services API client: profile checks and submissions over one httpx pool.
+"""The IO services API client: profile checks, submissions and message status over one pool.
 
-It knows nothing of Kafka or rules. Transport failures and IO's error answers are turned into
-outcome values here, at the boundary.
+It knows nothing of Kafka or rules. Every call waits for a slot in its account's window,
+then is retried as its failure deserves:
+
+    429                          hold the whole account for x-rate-limit-retry-after (or
+                                 Retry-After, or backoff), then again
+    5xx, timeouts, lost answers  backoff with jitter, up to max_attempts and max_elapsed_s
+    other 4xx                    never: an outcome value says why
+
+A submit is the exception. If its answer never came (a timeout after the request left, a
+dropped connection, a 502/504 from the gateway), IO may hold the message already: with
+`lost_submit=REPORT_UNKNOWN`, the default, it is reported Unknown and never sent again, so no
+citizen receives a message twice; `RETRY` sends it again and accepts that risk.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     RetryError,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
 
-from consumer.io.models import CreatedMessage, LimitedProfile, NewMessage, ProblemJson
+from consumer.io.limiter import AccountLimiter
+from consumer.io.models import (
+    CreatedMessage,
+    ExternalMessageResponse,
+    LimitedProfile,
+    NewMessage,
+    ProblemJson,
+)
+from consumer.io.observer import Endpoint, IoObserver, NoObserver
 from consumer.io.outcomes import (
     GaveUp,
+    MessageNotFound,
+    MessageOutcome,
+    MessageState,
     Profile,
     ProfileNotFound,
     ProfileOutcome,
@@ -31,23 +59,68 @@ from consumer.io.outcomes import (
     Unknown,
 )
 
-_KEY_HEADER = "Ocp-Apim-Subscription-Key"
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "Ocp-Apim-Subscription-Key"
+RETRY_AFTER_HEADERS = ("x-rate-limit-retry-after", "retry-after")
+REMAINING_HEADER = "x-rate-limit-remaining"
+# Gateway answers that may come after IO's backend acted on the request.
+_AMBIGUOUS_STATUSES = frozenset({502, 504})
+
+
+class LostSubmit(StrEnum):
+    REPORT_UNKNOWN = "report_unknown"
+    RETRY = "retry"
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 5
-    initial_wait_s: float = 0.2
-    max_wait_s: float = 10.0
+    max_attempts: int = 6
+    max_elapsed_s: float = 120.0
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
 
 
-class _Retryable(Exception):
-    """An answer worth another try: 429 or 5xx, or a request that surely never arrived."""
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect_s: float = 5.0
+    read_s: float = 10.0
+    total_s: float = 30.0
 
-    def __init__(self, detail: str, http_status: int | None = None) -> None:
+
+@dataclass(frozen=True, slots=True)
+class IoService:
+    """One IO service: its key, and the limiter of the account it belongs to."""
+
+    name: str
+    key: SecretStr
+    account: str
+    limiter: AccountLimiter = field(repr=False, compare=False)
+
+
+class _Retry(Exception):
+    """An attempt worth repeating."""
+
+    def __init__(self, detail: str, status: int | None = None, retry_after: float | None = None):
         self.detail = detail
-        self.http_status = http_status
+        self.status = status
+        self.retry_after = retry_after
         super().__init__(detail)
+
+
+class _AnswerLost(Exception):
+    """The request left, the answer never came: IO may have acted on it."""
+
+    def __init__(self, detail: str, attempts: int) -> None:
+        self.detail = detail
+        self.attempts = attempts
+        super().__init__(detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    response: httpx.Response
+    attempts: int
 
 
 class IoClient:
@@ -55,104 +128,219 @@ class IoClient:
         self,
         base_url: str,
         *,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 10.0,
+        timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
+        lost_submit: LostSubmit = LostSubmit.REPORT_UNKNOWN,
+        observer: IoObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._timeouts = timeouts or Timeouts()
+        timeout = httpx.Timeout(self._timeouts.read_s, connect=self._timeouts.connect_s)
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, limits=limits, transport=transport
+        )
         self._retry = retry or RetryPolicy()
+        self._lost_submit = lost_submit
+        self._observer = observer or NoObserver()
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def get_profile(self, key: SecretStr, fiscal_code: str) -> ProfileOutcome:
-        try:
-            response = await self._call(
-                "POST", "/api/v1/profiles", key, {"fiscal_code": fiscal_code}, idempotent=True
-            )
-        except _Retryable as exc:
-            return GaveUp(exc.detail, exc.http_status)
+    async def get_profile(self, service: IoService, fiscal_code: str) -> ProfileOutcome:
+        body = {"fiscal_code": fiscal_code}
+        answer = await self._call("profile", service, "POST", "/api/v1/profiles", body)
+        if isinstance(answer, GaveUp):
+            return answer
+        response, attempts = answer.response, answer.attempts
         if response.status_code == 200:
             profile = _parse(LimitedProfile, response)
             if profile is None:
-                return GaveUp("IO answered 200 with an unreadable profile", 200)
-            return Profile(profile.sender_allowed, tuple(profile.preferred_languages or ()))
+                return GaveUp("IO answered 200 with an unreadable profile", 200, attempts)
+            languages = tuple(profile.preferred_languages or ())
+            return Profile(profile.sender_allowed, languages, attempts)
         if response.status_code == 404:
-            return ProfileNotFound()
-        return Refused(response.status_code, _detail(response))
+            return ProfileNotFound(attempts)
+        return Refused(response.status_code, _detail(response), attempts)
 
-    async def submit(self, key: SecretStr, message: NewMessage) -> SubmitOutcome:
+    async def submit(self, service: IoService, message: NewMessage) -> SubmitOutcome:
+        body = message.to_json_body()
+        repeatable = self._lost_submit is LostSubmit.RETRY
         try:
-            response = await self._call(
-                "POST", "/api/v1/messages", key, message.to_json_body(), idempotent=False
+            answer = await self._call(
+                "submit", service, "POST", "/api/v1/messages", body, repeatable=repeatable
             )
-        except _Retryable as exc:
-            return GaveUp(exc.detail, exc.http_status)
-        except _AnswerLost as exc:
-            return Unknown(str(exc))
+        except _AnswerLost as lost:
+            return Unknown(lost.detail, lost.attempts)
+        if isinstance(answer, GaveUp):
+            return answer
+        response, attempts = answer.response, answer.attempts
         if response.status_code == 201:
             created = _parse(CreatedMessage, response)
             if created is None:
-                return Unknown("IO answered 201 without a readable message id")
-            return Submitted(created.id)
-        return Refused(response.status_code, _detail(response))
+                return Unknown("IO answered 201 without a readable message id", attempts)
+            return Submitted(created.id, 201, attempts)
+        return Refused(response.status_code, _detail(response), attempts)
+
+    async def get_message(
+        self, service: IoService, fiscal_code: str, message_id: str
+    ) -> MessageOutcome:
+        path = f"/api/v1/messages/{fiscal_code}/{message_id}"
+        answer = await self._call("get_message", service, "GET", path, None)
+        if isinstance(answer, GaveUp):
+            return answer
+        response, attempts = answer.response, answer.attempts
+        if response.status_code == 200:
+            state = _parse(ExternalMessageResponse, response)
+            if state is None or state.status is None:
+                return GaveUp("IO answered 200 without a readable status", 200, attempts)
+            return MessageState(state.status, state.read_status, state.payment_status, attempts)
+        if response.status_code == 404:
+            return MessageNotFound(attempts)
+        return Refused(response.status_code, _detail(response), attempts)
 
     async def _call(
-        self, method: str, path: str, key: SecretStr, body: dict[str, Any], *, idempotent: bool
-    ) -> httpx.Response:
-        """Send with retries. A lost answer is retried only for a call that is safe to repeat."""
+        self,
+        endpoint: Endpoint,
+        service: IoService,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        repeatable: bool = True,
+    ) -> _Answer | GaveUp:
+        """Send with pacing and retries; raise _AnswerLost only for a non-repeatable call."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self._retry.max_attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self._retry.initial_wait_s, max=self._retry.max_wait_s
-            ),
+            retry=retry_if_exception_type(_Retry),
+            stop=stop_after_attempt(self._retry.max_attempts)
+            | stop_after_delay(self._retry.max_elapsed_s),
+            wait=self._wait,
+            before_sleep=lambda state: self._before_sleep(endpoint, state),
             reraise=False,
         )
+        attempts = 0
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._send_once(method, path, key, body, idempotent=idempotent)
+                    attempts += 1
+                    response = await self._attempt(
+                        endpoint, service, method, path, body, repeatable=repeatable
+                    )
+                    return _Answer(response, attempts)
         except RetryError as exc:
             last = exc.last_attempt.exception()
-            raise last if isinstance(last, _Retryable) else _Retryable(str(last)) from None
+            if isinstance(last, _Retry):
+                return GaveUp(f"{last.detail}, {attempts} attempts", last.status, attempts)
+            raise
+        except _AnswerLost as lost:
+            raise _AnswerLost(lost.detail, attempts) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _send_once(
-        self, method: str, path: str, key: SecretStr, body: dict[str, Any], *, idempotent: bool
+    async def _attempt(
+        self,
+        endpoint: Endpoint,
+        service: IoService,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        repeatable: bool,
     ) -> httpx.Response:
-        headers = {_KEY_HEADER: key.get_secret_value()}
+        waited = await service.limiter.acquire()
+        if waited > 0:
+            self._observer.limiter_waited(service.account, waited)
+        headers = {KEY_HEADER: service.key.get_secret_value()}
+        started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, json=body, headers=headers)
+            async with asyncio.timeout(self._timeouts.total_s):
+                response = await self._http.request(method, path, json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise _Retryable(f"cannot reach IO: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
-            detail = f"the answer never came: {type(exc).__name__}"
-            raise (_Retryable(detail) if idempotent else _AnswerLost(detail)) from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(f"IO answered {response.status_code}", response.status_code)
+            self._observer.call_finished(endpoint, None, time.perf_counter() - started)
+            raise _Retry(f"cannot reach IO ({type(exc).__name__})") from None
+        except (TimeoutError, httpx.TransportError) as exc:
+            self._observer.call_finished(endpoint, None, time.perf_counter() - started)
+            detail = f"the answer never came ({type(exc).__name__})"
+            raise (_Retry(detail) if repeatable else _AnswerLost(detail, 0)) from None
+        self._observer.call_finished(endpoint, response.status_code, time.perf_counter() - started)
+        return self._judge(response, service, repeatable=repeatable)
+
+    def _judge(
+        self, response: httpx.Response, service: IoService, *, repeatable: bool
+    ) -> httpx.Response:
+        remaining = _int_header(response, REMAINING_HEADER)
+        if remaining is not None:
+            service.limiter.observe_remaining(remaining)
+        status = response.status_code
+        if status == 429:
+            retry_after = _retry_after(response)
+            service.limiter.hold(retry_after if retry_after is not None else 1.0)
+            self._observer.rate_limited(service.account, retry_after or 1.0)
+            raise _Retry("IO answered 429", 429, retry_after)
+        if status >= 500:
+            detail = f"IO answered {status}"
+            if status in _AMBIGUOUS_STATUSES and not repeatable:
+                raise _AnswerLost(detail, 0)
+            raise _Retry(detail, status)
         return response
 
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Retry) and error.retry_after is not None:
+            return error.retry_after
+        backoff = wait_exponential_jitter(
+            initial=self._retry.initial_backoff_s, max=self._retry.max_backoff_s
+        )
+        return float(backoff(state))
 
-class _AnswerLost(Exception):
-    """The request left, the answer never came: IO may have acted on it."""
+    def _before_sleep(self, endpoint: Endpoint, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        reason = str(error) if error else "unknown"
+        wait_s = state.next_action.sleep if state.next_action else 0.0
+        self._observer.retrying(endpoint, reason, wait_s)
+        log.info(
+            "io call retried",
+            extra={"endpoint": endpoint, "reason": reason, "attempt": state.attempt_number},
+        )
 
 
-_Body = TypeVar("_Body", LimitedProfile, CreatedMessage)
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 def _parse(model: type[_Body], response: httpx.Response) -> _Body | None:
     try:
-        return model.model_validate_json(response.content, strict=False)
+        return model.model_validate_json(response.content)
     except ValidationError:
         return None
 
 
 def _detail(response: httpx.Response) -> str:
     try:
-        problem = ProblemJson.model_validate_json(response.content, strict=False)
+        problem = ProblemJson.model_validate_json(response.content)
     except ValidationError:
         return response.reason_phrase or f"HTTP {response.status_code}"
     return problem.detail or problem.title or f"HTTP {response.status_code}"
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from IO's gateway header, or a standard Retry-After (seconds or HTTP date)."""
+    for name in RETRY_AFTER_HEADERS:
+        value = response.headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            continue
+        return max(0.0, when.timestamp() - time.time())
+    return None

@@ -6,12 +6,22 @@ import asyncio
 import signal
 from contextlib import suppress
 
-from consumer.config import Settings
+from consumer.config import IoSettings, Settings
+from consumer.errors import ConfigurationError
 from consumer.events import EventTypes, FiscalCodePolicy
-from consumer.io import IoClient
+from consumer.io import (
+    AccountLimiter,
+    IoClient,
+    IoObserver,
+    IoService,
+    ProfileCache,
+    RatePolicy,
+    RetryPolicy,
+    Timeouts,
+)
 from consumer.rules import Rule, RuleChecks, load_rules
 from consumer.runtime.commit import CommitPolicy
-from consumer.runtime.deliver import Deliverer
+from consumer.runtime.deliver import Deliverer, KeyGuard
 from consumer.runtime.process import EventProcessor
 from consumer.runtime.relay import Relay, StopWhen
 from consumer.runtime.sink import ReportSink
@@ -29,17 +39,56 @@ def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
     return types, load_rules(settings.rules, types, checks)
 
 
+def io_services(settings: IoSettings) -> dict[str, IoService]:
+    """Each service with its key, and the one limiter its account's services share."""
+    limiters = {
+        name: AccountLimiter(RatePolicy(account.calls, account.per_seconds, account.margin_s))
+        for name, account in settings.accounts.items()
+    }
+    return {
+        name: IoService(
+            name, service.subscription_key(), service.account, limiters[service.account]
+        )
+        for name, service in settings.services.items()
+    }
+
+
+def io_client(settings: IoSettings, observer: IoObserver | None = None) -> IoClient:
+    retry = settings.retry
+    return IoClient(
+        settings.base_url,
+        timeouts=Timeouts(
+            settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s
+        ),
+        retry=RetryPolicy(
+            retry.max_attempts, retry.max_elapsed_s, retry.initial_backoff_s, retry.max_backoff_s
+        ),
+        lost_submit=settings.lost_submit,
+        observer=observer,
+    )
+
+
+def deliverer(settings: IoSettings, client: IoClient) -> Deliverer:
+    cache = ProfileCache(settings.profile_cache.ttl_s, settings.profile_cache.max_entries)
+    guard = KeyGuard(settings.forbidden_before_fault)
+    return Deliverer(client, io_services(settings), cache, guard)
+
+
+def _check_services(settings: Settings, rules: list[Rule]) -> None:
+    unknown = sorted({rule.service for rule in rules} - settings.io.services.keys())
+    if unknown:
+        raise ConfigurationError(
+            f"rules use IO services not under io.services: {', '.join(unknown)}"
+        )
+
+
 async def run_relay(settings: Settings, until: StopWhen | None = None) -> None:
     """Run until SIGTERM/SIGINT (or idle, for a burst run); raise FatalError on a fatal fault."""
     types, rules = load_contracts(settings)
-    keys = {name: service.subscription_key() for name, service in settings.io.services.items()}
-    client = IoClient(
-        settings.io.base_url,
-        connect_timeout_s=settings.io.connect_timeout_s,
-        read_timeout_s=settings.io.read_timeout_s,
-    )
+    _check_services(settings, rules)
+    client = io_client(settings.io)
     relay = Relay(
-        processor=EventProcessor(types, rules, Deliverer(client, keys)),
+        processor=EventProcessor(types, rules, deliverer(settings.io, client)),
         sink=ReportSink(settings.kafka),
         commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
     )
