@@ -182,7 +182,13 @@ class RuleCheckSettings(_Section):
 
 
 class RuntimeSettings(_Section):
+    max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=256, description="events held at once; past it the partitions are paused"
+    )
     commit_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    drain_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=20.0, description="on revoke, how long in-flight events may finish"
+    )
     shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
 
 

@@ -23,7 +23,7 @@ from consumer.rules import Rule, RuleChecks, load_rules
 from consumer.runtime.commit import CommitPolicy
 from consumer.runtime.deliver import Deliverer, KeyGuard
 from consumer.runtime.process import EventProcessor
-from consumer.runtime.relay import Relay, StopWhen
+from consumer.runtime.relay import Relay, RelayLimits, StopWhen
 from consumer.runtime.sink import ReportSink
 from consumer.runtime.source import KafkaSource
 
@@ -87,12 +87,23 @@ async def run_relay(settings: Settings, until: StopWhen | None = None) -> None:
     types, rules = load_contracts(settings)
     _check_services(settings, rules)
     client = io_client(settings.io)
+    runtime = settings.runtime
     relay = Relay(
         processor=EventProcessor(types, rules, deliverer(settings.io, client)),
         sink=ReportSink(settings.kafka),
-        commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
+        commit_policy=CommitPolicy(runtime.commit_interval_s),
+        limits=RelayLimits(
+            runtime.max_in_flight, runtime.drain_timeout_s, runtime.shutdown_timeout_s
+        ),
     )
-    relay.attach(KafkaSource(settings.kafka, on_revoke=relay.on_revoke))
+    relay.attach(
+        KafkaSource(
+            settings.kafka,
+            on_assign=relay.on_assign,
+            on_revoke=relay.on_revoke,
+            rebalance_timeout_s=runtime.drain_timeout_s + 30,
+        )
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError):

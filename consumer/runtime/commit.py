@@ -17,6 +17,7 @@ TopicPartition = tuple[str, int]
 class _PartitionProgress:
     next_to_commit: int
     done: set[int] = field(default_factory=set)
+    in_flight: set[int] = field(default_factory=set)
 
 
 class OffsetTracker:
@@ -26,12 +27,14 @@ class OffsetTracker:
 
     def started(self, partition: TopicPartition, offset: int) -> None:
         """Note a record taken from the partition; the first one fixes where commits start."""
-        self._partitions.setdefault(partition, _PartitionProgress(next_to_commit=offset))
+        progress = self._partitions.setdefault(partition, _PartitionProgress(offset))
+        progress.in_flight.add(offset)
 
     def done(self, partition: TopicPartition, offset: int) -> None:
         progress = self._partitions.get(partition)
         if progress is None:  # revoked meanwhile: its work is someone else's now
             return
+        progress.in_flight.discard(offset)
         progress.done.add(offset)
         while progress.next_to_commit in progress.done:
             progress.done.remove(progress.next_to_commit)
@@ -43,6 +46,16 @@ class OffsetTracker:
         ready = {tp: self._partitions[tp].next_to_commit for tp in self._dirty}
         self._dirty.clear()
         return ready
+
+    def in_flight(self, partition: TopicPartition) -> int:
+        """Records taken from the partition and not done yet."""
+        progress = self._partitions.get(partition)
+        return len(progress.in_flight) if progress else 0
+
+    def position(self, partition: TopicPartition) -> int | None:
+        """The offset to commit for the partition now, whether or not it moved."""
+        progress = self._partitions.get(partition)
+        return progress.next_to_commit if progress else None
 
     def forget(self, partition: TopicPartition) -> None:
         self._partitions.pop(partition, None)

@@ -1,12 +1,21 @@
 """One event through decode → route → render → deliver, into its status records.
 
-Knows nothing of Kafka beyond the input record's coordinates.
+Knows nothing of Kafka beyond the input record's coordinates. What the ledger says was
+already reported for the record is honoured: a rule already SUBMITTED gets a DUPLICATE record
+and no second message; a rule already settled otherwise is not redone.
+
+IO being away is not the event's fault: a delivery that gave up on transient failures is
+tried again, with a growing pause, until it settles or io-relay stops. Meanwhile the loop
+pauses the partitions, so nothing piles up and nothing is lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from consumer.errors import DecodeError, InvalidEvent
 from consumer.events import Event, EventTypes, InputRecord, decode
@@ -14,7 +23,23 @@ from consumer.io import NewMessage
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
-from consumer.runtime.deliver import Deliverer
+from consumer.runtime.deliver import Deliverer, Delivery
+
+log = logging.getLogger(__name__)
+
+_SENT = frozenset({Outcome.SUBMITTED, Outcome.UNKNOWN, Outcome.DUPLICATE})
+Prior = Mapping[str | None, StatusRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The pause between tries of a delivery IO could not take."""
+
+    first_s: float = 1.0
+    max_s: float = 30.0
+
+    def after(self, tries: int) -> float:
+        return float(min(self.max_s, self.first_s * 2.0 ** max(0, tries - 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +51,20 @@ class Processed:
 
 
 class EventProcessor:
-    def __init__(self, types: EventTypes, rules: Sequence[Rule], deliverer: Deliverer) -> None:
+    def __init__(
+        self,
+        types: EventTypes,
+        rules: Sequence[Rule],
+        deliverer: Deliverer,
+        backoff: Backoff | None = None,
+    ) -> None:
         self._types = types
         self._rules = list(rules)
         self._deliverer = deliverer
+        self._backoff = backoff or Backoff()
 
-    async def process(self, record: InputRecord) -> Processed:
+    async def process(self, record: InputRecord, prior: Prior | None = None) -> Processed:
+        prior = prior or {}
         position = InputPosition(
             topic=record.topic, partition=record.partition, offset=record.offset
         )
@@ -39,19 +72,32 @@ class EventProcessor:
             event = decode(record, self._types)
         except DecodeError as error:
             invalid = _invalid(error.event_id, error.event_type, None, position, error)
-            return Processed([invalid], error)
+            return _unless_reported(prior, invalid, error)
         try:
             matched = route(self._rules, event)
         except InvalidEvent as error:
-            return Processed([_invalid(event.id, event.type, None, position, error)], error)
+            invalid = _invalid(event.id, event.type, None, position, error)
+            return _unless_reported(prior, invalid, error)
         if not matched:
+            if None in prior:
+                return Processed([])
             skipped = StatusRecord(
                 event_id=event.id, event_type=event.type, outcome=Outcome.SKIPPED, input=position
             )
             return Processed([skipped])
+        return await self._send_all(matched, event, position, prior)
+
+    async def _send_all(
+        self, matched: list[Rule], event: Event, position: InputPosition, prior: Prior
+    ) -> Processed:
         statuses: list[StatusRecord] = []
         first_error: InvalidEvent | None = None
         for rule in matched:
+            earlier = prior.get(rule.name)
+            if earlier is not None:
+                if earlier.outcome in _SENT:
+                    statuses.append(_duplicate(earlier))
+                continue
             try:
                 statuses.append(await self._send(rule, event, position))
             except InvalidEvent as error:
@@ -60,16 +106,7 @@ class EventProcessor:
         return Processed(statuses, first_error)
 
     async def _send(self, rule: Rule, event: Event, position: InputPosition) -> StatusRecord:
-        policy = self._types.fiscal_codes
-        # Rendered before any IO call: a message IO would refuse costs no rate budget.
-        default = render(rule, event, (), policy)
-
-        def compose(languages: Sequence[str]) -> NewMessage:
-            if choose_language(rule, languages) == DEFAULT_LANGUAGE:
-                return default
-            return render(rule, event, languages, policy)
-
-        delivery = await self._deliverer.deliver(rule.service, default.fiscal_code, compose)
+        delivery = await self._deliver_until_settled(rule, event)
         return StatusRecord(
             event_id=event.id,
             event_type=event.type,
@@ -82,6 +119,61 @@ class EventProcessor:
             error=delivery.error,
             input=position,
         )
+
+    async def _deliver_until_settled(self, rule: Rule, event: Event) -> Delivery:
+        policy = self._types.fiscal_codes
+        # Rendered before any IO call: a message IO would refuse costs no rate budget.
+        default = render(rule, event, (), policy)
+
+        def compose(languages: Sequence[str]) -> NewMessage:
+            if choose_language(rule, languages) == DEFAULT_LANGUAGE:
+                return default
+            return render(rule, event, languages, policy)
+
+        tries, attempts = 0, 0
+        while True:
+            delivery = await self._deliverer.deliver(rule.service, default.fiscal_code, compose)
+            tries, attempts = tries + 1, attempts + delivery.attempts
+            if delivery.error is None or delivery.error.type != "gave_up":
+                return _with_attempts(delivery, attempts)
+            pause = self._backoff.after(tries)
+            log.warning(
+                "IO unavailable, delivery postponed",
+                extra={
+                    "event_id": event.id,
+                    "rule": rule.name,
+                    "retry_in_s": pause,
+                    "reason": delivery.error.detail,
+                },
+            )
+            await asyncio.sleep(pause)
+
+
+def _unless_reported(prior: Prior, invalid: StatusRecord, error: InvalidEvent) -> Processed:
+    """An invalid record reported before gets its dead letter again (a copy is harmless, a
+    loss is not), but no second status record."""
+    return Processed([] if None in prior else [invalid], error)
+
+
+def _with_attempts(delivery: Delivery, attempts: int) -> Delivery:
+    return Delivery(
+        delivery.outcome, attempts, delivery.io_message_id, delivery.http_status, delivery.error
+    )
+
+
+def _duplicate(earlier: StatusRecord) -> StatusRecord:
+    return earlier.model_copy(
+        update={
+            "outcome": Outcome.DUPLICATE,
+            "attempts": 0,
+            "at": datetime.now(UTC),
+            "error": ErrorInfo(
+                type="already_reported",
+                detail=f"reported {earlier.outcome.value} at {earlier.at.isoformat()}",
+            ),
+        },
+        deep=True,
+    )
 
 
 def _invalid(

@@ -1,6 +1,15 @@
-"""The loop: source → process → report → commit, one event at a time.
+"""The loop: poll → schedule → (process → report) → commit, with backpressure.
 
-Every offset is committed only after the status and DLQ records for it were acknowledged.
+    poll        a batch from the source (in its own thread, so IO calls go on meanwhile)
+    schedule    one job per record; same key in order, different keys side by side
+    process     decode, route, render, deliver (see process.py)
+    report      status and DLQ records, acknowledged by Kafka before the record is done
+    commit      the contiguous done prefix of each partition, at an interval, on revoke and
+                at shutdown, with the ledger's replay point in the metadata
+
+When `max_in_flight` records are held (IO slow, throttled or down), the assigned partitions
+are paused and polling goes on, so the group never sees a silent member; they resume when
+half the room is free. A record that arrives for a paused partition is rewound, not held.
 """
 
 from __future__ import annotations
@@ -8,20 +17,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 
+from consumer.errors import FatalError
 from consumer.events import InputRecord
 from consumer.report import dead_letter
-from consumer.runtime.commit import CommitPolicy, OffsetTracker
-from consumer.runtime.commit import TopicPartition as Partition
+from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
+from consumer.runtime.ledger import Ledger, commit_metadata, status_offset_in
 from consumer.runtime.process import EventProcessor
+from consumer.runtime.scheduler import KeyedScheduler
 from consumer.runtime.sink import ReportSink
-from consumer.runtime.source import KafkaSource
+from consumer.runtime.source import KafkaSource, Offsets
 
 log = logging.getLogger(__name__)
 
-_POLL_TIMEOUT_S = 0.2
-_FLUSH_TIMEOUT_S = 30.0
+_POLL_TIMEOUT_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,13 @@ class StopWhen:
     idle_for_s: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RelayLimits:
+    max_in_flight: int = 256
+    drain_timeout_s: float = 20.0
+    shutdown_timeout_s: float = 30.0
+
+
 class Relay:
     def __init__(
         self,
@@ -38,56 +56,117 @@ class Relay:
         processor: EventProcessor,
         sink: ReportSink,
         commit_policy: CommitPolicy,
+        limits: RelayLimits | None = None,
     ) -> None:
         self._processor = processor
         self._sink = sink
-        self._offsets = OffsetTracker()
         self._commit_policy = commit_policy
-        self._source: KafkaSource | None = None
+        self._limits = limits or RelayLimits()
+        self._offsets = OffsetTracker()
+        self._ledger = Ledger()
+        self._scheduler = KeyedScheduler(self._limits.max_in_flight)
         self._stopping = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._source: KafkaSource | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
 
     def attach(self, source: KafkaSource) -> None:
-        """Give the loop its source; separate because the source calls back `on_revoke`."""
+        """Give the loop its source; separate because the source calls back into the relay."""
         self._source = source
 
     def stop(self) -> None:
-        """Ask the loop to finish the event in hand, commit and return."""
+        """Stop fetching; finish (or, past the deadline, abandon) in-flight work; commit."""
         self._stopping.set()
 
-    def on_revoke(self, partitions: list[Partition]) -> None:
-        """Commit what is done in the partitions leaving us, before another consumer takes them."""
-        self._commit(force=True)
-        for partition in partitions:
-            self._offsets.forget(partition)
-
-    async def run(self, until: StopWhen = StopWhen()) -> None:
+    async def run(self, until: StopWhen | None = None) -> None:
         source = self._require_source()
+        until = until or StopWhen()
+        await self._sink.start()
+        await source.start()
         last_record_at = time.monotonic()
         try:
             while not self._stopping.is_set():
-                record = source.poll(_POLL_TIMEOUT_S)
-                if record is None:
-                    if self._idle_long_enough(until, last_record_at):
-                        log.info(
-                            "idle for %.1fs with partitions assigned: stopping", until.idle_for_s
-                        )
-                        break
-                    await asyncio.sleep(0)
-                else:
-                    await self._handle(record)
+                if self._scheduler.failure is not None:
+                    raise self._scheduler.failure
+                records = await source.poll(_POLL_TIMEOUT_S)
+                for record in records:
+                    await self._take(record)
+                if records:
                     last_record_at = time.monotonic()
+                elif self._idle_long_enough(until, last_record_at):
+                    log.info("idle: stopping", extra={"idle_for_s": until.idle_for_s})
+                    break
+                await self._apply_backpressure()
                 if self._commit_policy.due():
-                    self._commit()
+                    await source.commit_async(self._committable())
+                    self._commit_policy.committed()
         finally:
-            self._commit(force=True)
-            source.close()
+            await self._shut_down()
+
+    # -- rebalance hooks ------------------------------------------------------------------
+
+    def on_assign(self, committed: dict[TopicPartition, tuple[int, str | None]]) -> None:
+        """Before any record of the new partitions is read: load what was already reported."""
+        starts = {
+            partition: (self._sink.status_partition_of(partition), status_offset_in(metadata))
+            for partition, (_offset, metadata) in committed.items()
+        }
+        read = self._ledger.load(
+            self._require_source().client_config, self._sink.status_topic, starts
+        )
+        log.info(
+            "partitions assigned",
+            extra={"partitions": sorted(committed), "ledger_records_read": read},
+        )
+
+    async def on_revoke(self, partitions: list[TopicPartition]) -> Offsets:
+        """Finish the partitions' work (abandon it past the deadline); return what to commit."""
+        leaving = set(partitions)
+        await self._wait_for(leaving, self._limits.drain_timeout_s)
+        abandoned = await self._scheduler.cancel(lambda lane: _partition_of(lane) in leaving)
+        if abandoned:
+            log.warning("abandoned in-flight events", extra={"count": abandoned})
+        offsets = self._offsets_of(leaving)
+        for partition in leaving:
+            self._offsets.forget(partition)
+            self._sink.forget(partition)
+        self._ledger.forget(leaving)
+        return offsets
+
+    async def _wait_for(self, partitions: set[TopicPartition], timeout_s: float) -> None:
+        """Until no record of `partitions` is in flight, or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while any(self._offsets.in_flight(p) for p in partitions):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._progress.clear()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._progress.wait()
+
+    # -- the steps ------------------------------------------------------------------------
+
+    async def _take(self, record: InputRecord) -> None:
+        partition = (record.topic, record.partition)
+        source = self._require_source()
+        if partition in source.paused or partition not in source.assigned:
+            await source.rewind(record)
+            return
+        self._offsets.started(partition, record.offset)
+        lane = (record.topic, record.partition, record.key if record.key else record.offset)
+        self._scheduler.submit(lane, lambda: self._handle(record))
 
     async def _handle(self, record: InputRecord) -> None:
         partition = (record.topic, record.partition)
-        self._offsets.started(partition, record.offset)
-        processed = await self._processor.process(record)
+        prior = self._ledger.prior(record.topic, record.partition, record.offset)
+        processed = await self._processor.process(record, prior)
+        dead = dead_letter(record, processed.invalid) if processed.invalid else None
+        await self._sink.report((partition, record.offset), processed.statuses, dead)
         for status in processed.statuses:
-            self._sink.status(status)
             log.info(
                 "event handled",
                 extra={
@@ -97,10 +176,27 @@ class Relay:
                     "attempts": status.attempts,
                 },
             )
-        if processed.invalid is not None:
-            self._sink.dead_letter(dead_letter(record, processed.invalid))
-        self._sink.flush(_FLUSH_TIMEOUT_S)
         self._offsets.done(partition, record.offset)
+        self._progress.set()
+
+    async def _apply_backpressure(self) -> None:
+        source = self._require_source()
+        if self._scheduler.full:
+            await source.pause(set(source.assigned))
+        elif source.paused and self._scheduler.held <= self._limits.max_in_flight // 2:
+            await source.resume()
+
+    def _committable(self) -> Offsets:
+        moved = self._offsets.committable()
+        return {p: (offset, self._metadata(p, offset)) for p, offset in moved.items()}
+
+    def _offsets_of(self, partitions: set[TopicPartition]) -> Offsets:
+        found = {p: self._offsets.position(p) for p in partitions}
+        return {p: (o, self._metadata(p, o)) for p, o in found.items() if o is not None}
+
+    def _metadata(self, partition: TopicPartition, offset: int) -> str | None:
+        start = self._sink.replay_from(partition, offset)
+        return commit_metadata(start if start is not None else self._ledger.replay_start(partition))
 
     def _idle_long_enough(self, until: StopWhen, last_record_at: float) -> bool:
         source = self._require_source()
@@ -108,15 +204,32 @@ class Relay:
         return (
             until.idle_for_s is not None
             and bool(source.assigned)
+            and self._scheduler.held == 0
             and time.monotonic() - quiet_since >= until.idle_for_s
         )
 
-    def _commit(self, *, force: bool = False) -> None:
-        if force or self._commit_policy.due():
-            self._require_source().commit(self._offsets.committable())
-            self._commit_policy.committed()
+    async def _shut_down(self) -> None:
+        source = self._require_source()
+        finished = await self._scheduler.wait_idle(self._limits.shutdown_timeout_s)
+        if not finished:
+            abandoned = await self._scheduler.cancel()
+            log.warning("shutdown deadline: abandoned in-flight events", extra={"count": abandoned})
+        try:
+            await source.commit_async(self._offsets_of(set(source.assigned)))
+            await source.close()
+        finally:
+            await self._sink.close()
+        failure = self._scheduler.failure
+        if isinstance(failure, FatalError):
+            raise failure
 
     def _require_source(self) -> KafkaSource:
         if self._source is None:
             raise RuntimeError("Relay.attach(source) must be called before run()")
         return self._source
+
+
+def _partition_of(lane: object) -> TopicPartition | None:
+    if isinstance(lane, tuple) and len(lane) == 3:
+        return (lane[0], lane[1])
+    return None

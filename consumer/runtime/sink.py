@@ -1,25 +1,41 @@
-"""The producer behind both report streams: status records and dead letters.
+"""Report: the producer behind the status and DLQ topics, and what it tells the commit step.
 
-Idempotent, acks=all. The loop commits an offset only after `flush` confirms that every
-record produced for it was acknowledged.
+Idempotent, acks=all. Each input record's status and DLQ records are produced together and
+awaited together: the record is done only when Kafka acknowledged all of them.
+
+The status record of an event goes to the status partition derived from its input
+partition, so that the records an input partition produced can be found again after a
+crash (see ledger.py). For each input partition the sink remembers the lowest status offset
+it may still need to read back: that goes into the commit metadata.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from consumer.config import KafkaSettings
-from consumer.errors import TransientError
+from consumer.errors import FatalError, TransientError
 from consumer.report import DeadLetter, StatusRecord
+from consumer.runtime.commit import TopicPartition
+
+_POLL_INTERVAL_S = 0.005
+# Keep retrying through a broker restart rather than fail a record: a status record that is
+# never written would let an event be sent twice.
+_DELIVERY_TIMEOUT_MS = 600_000
+
+
+def status_partition(input_partition: int, status_partitions: int) -> int:
+    return input_partition % status_partitions
 
 
 class ReportSink:
     def __init__(self, settings: KafkaSettings) -> None:
         self._status_topic = settings.status_topic
         self._dlq_topic = settings.dlq_topic
-        self._failures: list[str] = []
         self._producer = Producer(
             {
                 **settings.client,
@@ -27,29 +43,132 @@ class ReportSink:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
+                "delivery.timeout.ms": _DELIVERY_TIMEOUT_MS,
             }
         )
+        self._status_partitions = self._partitions_of(self._status_topic)
+        # input partition → status offsets of acknowledged records not yet committed past
+        self._pending_status_offsets: dict[TopicPartition, dict[int, int]] = {}
+        self._next_status_offset: dict[int, int] = {}
+        self._poller: asyncio.Task[None] | None = None
 
-    def status(self, record: StatusRecord) -> None:
-        self._produce(self._status_topic, record.key(), record.to_bytes(), None)
+    @property
+    def status_topic(self) -> str:
+        return self._status_topic
 
-    def dead_letter(self, letter: DeadLetter) -> None:
-        self._produce(self._dlq_topic, letter.key, letter.value, list(letter.headers))
+    @property
+    def status_partitions(self) -> int:
+        return self._status_partitions
 
-    def flush(self, timeout_s: float) -> None:
-        """Wait for every record produced so far; raise if any was not acknowledged."""
-        remaining = self._producer.flush(timeout_s)
-        failures, self._failures = self._failures, []
-        if remaining or failures:
-            reason = failures[0] if failures else f"{remaining} records still unacknowledged"
-            raise TransientError(f"report records not acknowledged by Kafka: {reason}")
+    def status_partition_of(self, partition: TopicPartition) -> int:
+        return status_partition(partition[1], self._status_partitions)
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: Any) -> None:
-        self._producer.produce(
-            topic, value=value, key=key, headers=headers, on_delivery=self._acked
-        )
-        self._producer.poll(0)
+    async def start(self) -> None:
+        self._poller = asyncio.create_task(self._serve_callbacks())
 
-    def _acked(self, error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
-            self._failures.append(error.str())
+    async def close(self, timeout_s: float = 30.0) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        await asyncio.to_thread(self._producer.flush, timeout_s)
+
+    async def report(
+        self,
+        position: tuple[TopicPartition, int],
+        statuses: Sequence[StatusRecord],
+        dead: DeadLetter | None,
+    ) -> None:
+        """Produce every record of one input record and wait until Kafka holds all of them."""
+        acks: list[asyncio.Future[Message]] = []
+        partition, offset = position
+        target = self.status_partition_of(partition)
+        for record in statuses:
+            acks.append(
+                self._produce(
+                    self._status_topic,
+                    partition=target,
+                    key=record.key(),
+                    value=record.to_bytes(),
+                    headers=None,
+                )
+            )
+        if dead is not None:
+            acks.append(
+                self._produce(
+                    self._dlq_topic,
+                    partition=None,
+                    key=dead.key,
+                    value=dead.value,
+                    headers=list(dead.headers),
+                )
+            )
+        delivered = await asyncio.gather(*acks)
+        for message in delivered[: len(statuses)]:
+            status_offset = message.offset()
+            if status_offset is not None:
+                pending = self._pending_status_offsets.setdefault(partition, {})
+                pending[offset] = min(pending.get(offset, status_offset), status_offset)
+                self._next_status_offset[target] = max(
+                    self._next_status_offset.get(target, 0), status_offset + 1
+                )
+
+    def replay_from(self, partition: TopicPartition, committed_offset: int) -> int | None:
+        """Where a reader must start in the status partition to see every record of events
+        at or after `committed_offset` (None: nothing produced here yet)."""
+        pending = self._pending_status_offsets.get(partition, {})
+        for done in [offset for offset in pending if offset < committed_offset]:
+            del pending[done]
+        if pending:
+            return min(pending.values())
+        return self._next_status_offset.get(self.status_partition_of(partition))
+
+    def forget(self, partition: TopicPartition) -> None:
+        self._pending_status_offsets.pop(partition, None)
+
+    def _produce(
+        self,
+        topic: str,
+        *,
+        partition: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Any,
+    ) -> asyncio.Future[Message]:
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[Message] = loop.create_future()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if acked.done():
+                return
+            if error is None:
+                acked.set_result(message)
+            elif error.fatal():
+                acked.set_exception(FatalError(f"status producer failed: {error.str()}"))
+            else:
+                acked.set_exception(TransientError(f"record not acknowledged: {error.str()}"))
+
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    partition=-1 if partition is None else partition,  # -1: the partitioner's
+                    headers=headers,
+                    on_delivery=on_delivery,
+                )
+                return acked
+            except BufferError:  # the local queue is full: let deliveries drain
+                self._producer.poll(0.05)
+
+    async def _serve_callbacks(self) -> None:
+        while True:
+            self._producer.poll(0)
+            await asyncio.sleep(_POLL_INTERVAL_S)
+
+    def _partitions_of(self, topic: str) -> int:
+        metadata = self._producer.list_topics(topic, timeout=30)
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None or not described.partitions:
+            reason = described.error if described is not None else "not found"
+            raise FatalError(f"status topic {topic!r} is not usable: {reason}")
+        return len(described.partitions)

@@ -1,33 +1,48 @@
-"""Source: the Kafka consumer, seen by the loop as records in and offsets out.
+"""Source: the Kafka consumer, seen by the loop as batches of records in and offsets out.
 
 Auto-commit and auto offset store are off: an offset is committed only when the loop says
 its record is done. librdkafka errors are translated here.
+
+Polling runs in one dedicated thread, so the event loop keeps serving IO calls while the
+consumer waits for records. Rebalance callbacks run in that thread, inside poll: a new
+partition's committed offset is handed to `on_assign` before any of its records is read; a
+partition leaving is handed to `on_revoke` on the loop, whose answer (the done prefix) is
+committed before the partition is given up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaPartition
 
 from consumer.config import KafkaSettings
 from consumer.errors import AuthenticationFault, FatalError
 from consumer.events import InputRecord
-from consumer.runtime.commit import TopicPartition as Partition
+from consumer.runtime.commit import TopicPartition
 
 log = logging.getLogger(__name__)
 
-RevokeHook = Callable[[list[Partition]], None]
+Offsets = Mapping[TopicPartition, tuple[int, str | None]]
+"""Offsets to commit, each with its metadata."""
+AssignHook = Callable[[dict[TopicPartition, tuple[int, str | None]]], None]
+"""Called in the poll thread with each new partition's committed offset and metadata."""
+RevokeHook = Callable[[list[TopicPartition]], Coroutine[Any, Any, Offsets]]
+"""Run on the loop: finish or abandon the partitions' work; return what to commit."""
 
 _AUTHENTICATION_CODES = frozenset(
     {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
 )
+_BATCH = 500
 
 
-def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
+def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[str, Any]:
     return {
         **settings.client,
         "bootstrap.servers": settings.bootstrap_servers,
@@ -36,6 +51,7 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
+        "max.poll.interval.ms": max_poll_interval_ms,
         "error_cb": _raise_fatal,
     }
 
@@ -49,60 +65,139 @@ def _raise_fatal(error: KafkaError) -> None:
 
 
 class KafkaSource:
-    def __init__(self, settings: KafkaSettings, on_revoke: RevokeHook) -> None:
-        self._consumer = Consumer(consumer_config(settings))
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        on_assign: AssignHook,
+        on_revoke: RevokeHook,
+        rebalance_timeout_s: float,
+        max_poll_interval_ms: int = 300_000,
+    ) -> None:
+        self._config = consumer_config(settings, max_poll_interval_ms)
+        self._consumer = Consumer(self._config)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-poll")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_assign = on_assign
         self._on_revoke = on_revoke
-        self._assigned: set[Partition] = set()
+        self._rebalance_timeout_s = rebalance_timeout_s
+        self._assigned: set[TopicPartition] = set()
+        self._paused: set[TopicPartition] = set()
         self._assignment_changed_at = time.monotonic()
-        self._consumer.subscribe(
-            list(settings.input_topics), on_assign=self._assigned_cb, on_revoke=self._revoked_cb
-        )
+        self._topics = list(settings.input_topics)
 
     @property
-    def assigned(self) -> frozenset[Partition]:
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka settings a helper client (the ledger's reader) should share."""
+        keep = ("bootstrap.servers", "security.protocol", "ssl.", "sasl.")
+        return {k: v for k, v in self._config.items() if k.startswith(keep)}
+
+    @property
+    def assigned(self) -> frozenset[TopicPartition]:
         return frozenset(self._assigned)
+
+    @property
+    def paused(self) -> frozenset[TopicPartition]:
+        return frozenset(self._paused)
 
     @property
     def assignment_changed_at(self) -> float:
         """When partitions last came or went (monotonic clock): a fresh partition is not idle."""
         return self._assignment_changed_at
 
-    def poll(self, timeout_s: float) -> InputRecord | None:
-        message = self._consumer.poll(timeout_s)
-        if message is None:
-            return None
-        error = message.error()
-        if error is not None:
-            if error.fatal() or error.code() in _AUTHENTICATION_CODES:
-                _raise_fatal(error)
-            log.warning("kafka: %s", error.str())
-            return None
-        return _input_record(message)
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._in_thread(
+            self._consumer.subscribe,
+            self._topics,
+            on_assign=self._assigned_cb,
+            on_revoke=self._revoked_cb,
+            on_lost=self._revoked_cb,
+        )
 
-    def commit(self, offsets: Mapping[Partition, int]) -> None:
+    async def poll(self, timeout_s: float) -> list[InputRecord]:
+        messages = await self._in_thread(self._consumer.consume, _BATCH, timeout_s)
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(_input_record(message))
+            elif error.fatal() or error.code() in _AUTHENTICATION_CODES:
+                _raise_fatal(error)
+            else:
+                log.warning("kafka: %s", error.str())
+        return records
+
+    async def pause(self, partitions: set[TopicPartition]) -> None:
+        fresh = partitions & self._assigned - self._paused
+        if fresh:
+            await self._in_thread(self._consumer.pause, _kafka(fresh))
+            self._paused |= fresh
+
+    async def resume(self) -> None:
+        if self._paused:
+            await self._in_thread(self._consumer.resume, _kafka(self._paused & self._assigned))
+            self._paused.clear()
+
+    async def rewind(self, record: InputRecord) -> None:
+        """Read this record again later: it came while its partition was to be held."""
+        target = KafkaPartition(record.topic, record.partition, record.offset)
+        await self._in_thread(self._consumer.seek, target)
+
+    def commit(self, offsets: Offsets) -> None:
+        """Commit synchronously (from the loop or from a rebalance callback)."""
         if not offsets:
             return
         partitions = [
-            TopicPartition(topic, part, offset) for (topic, part), offset in offsets.items()
+            KafkaPartition(topic, partition, offset, metadata=metadata)
+            for (topic, partition), (offset, metadata) in offsets.items()
         ]
         try:
             self._consumer.commit(offsets=partitions, asynchronous=False)
         except KafkaException as exc:
-            # A commit refused during a rebalance is not fatal: the records will be read again.
+            # Refused during a rebalance, or the broker is away: the records are read again
+            # later, and the ledger keeps what was sent from being sent twice.
             log.warning("kafka commit failed: %s", exc)
 
-    def close(self) -> None:
-        self._consumer.close()
+    async def commit_async(self, offsets: Offsets) -> None:
+        await self._in_thread(self.commit, offsets)
 
-    def _assigned_cb(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned.update((p.topic, p.partition) for p in partitions)
+    def committed(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, tuple[int, str | None]]:
+        """Committed offsets and metadata (offset < 0: none yet). Blocking: rebalance use."""
+        found = self._consumer.committed(_kafka(set(partitions)), timeout=30)
+        return {(p.topic, p.partition): (p.offset, p.metadata) for p in found}
+
+    async def close(self) -> None:
+        try:
+            await self._in_thread(self._consumer.close)
+        finally:
+            self._thread.shutdown(wait=False)
+
+    async def _in_thread(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, lambda: call(*args, **kwargs))
+
+    def _assigned_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        added = [(p.topic, p.partition) for p in partitions]
+        self._on_assign(self.committed(added))
+        self._assigned.update(added)
         self._assignment_changed_at = time.monotonic()
 
-    def _revoked_cb(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        revoked = [(p.topic, p.partition) for p in partitions]
-        self._on_revoke(revoked)
-        self._assigned.difference_update(revoked)
+    def _revoked_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        removed = [(p.topic, p.partition) for p in partitions]
+        if self._loop is None:
+            raise RuntimeError("KafkaSource.start() was not awaited")
+        drained = asyncio.run_coroutine_threadsafe(self._on_revoke(removed), self._loop)
+        self.commit(drained.result(timeout=self._rebalance_timeout_s))
+        self._assigned.difference_update(removed)
+        self._paused.difference_update(removed)
         self._assignment_changed_at = time.monotonic()
+
+
+def _kafka(partitions: set[TopicPartition]) -> list[KafkaPartition]:
+    return [KafkaPartition(topic, partition) for topic, partition in sorted(partitions)]
 
 
 def _input_record(message: Message) -> InputRecord:
