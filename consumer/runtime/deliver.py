@@ -41,18 +41,20 @@ class KeyGuard:
 
     A 401 means the subscription key is wrong or revoked: nothing of that service can work.
     A 403 may concern one message (ADVANCED without Premium, a payee without permission, a
-    sandbox service writing to a citizen it may not reach), so only a run of them, with
-    nothing accepted in between, makes the service a configuration fault.
+    sandbox service writing to a citizen it may not reach), so only a run of them on one kind
+    of call, with none of that kind accepted in between, makes the service a configuration
+    fault: a service that may read profiles but not send is as broken as one that may do
+    nothing.
     """
 
     def __init__(self, forbidden_before_fault: int = 5) -> None:
         self._limit = forbidden_before_fault
-        self._forbidden_in_a_row: dict[str, int] = {}
+        self._forbidden_in_a_row: dict[tuple[str, str], int] = {}
 
-    def accepted(self, service: str) -> None:
-        self._forbidden_in_a_row.pop(service, None)
+    def accepted(self, service: str, call: str = "submit") -> None:
+        self._forbidden_in_a_row.pop((service, call), None)
 
-    def refused(self, service: str, refusal: Refused) -> None:
+    def refused(self, service: str, refusal: Refused, call: str = "submit") -> None:
         """Raise AuthenticationFault when the refusal condemns the whole service."""
         if refusal.http_status == 401:
             raise AuthenticationFault(
@@ -60,8 +62,8 @@ class KeyGuard:
                 f"{refusal.detail}); check io.services.{service} and its secret"
             )
         if refusal.http_status == 403:
-            count = self._forbidden_in_a_row.get(service, 0) + 1
-            self._forbidden_in_a_row[service] = count
+            count = self._forbidden_in_a_row.get((service, call), 0) + 1
+            self._forbidden_in_a_row[(service, call)] = count
             if count >= self._limit:
                 raise AuthenticationFault(
                     f"IO answered 403 to the last {count} calls of service {service!r} "
@@ -93,30 +95,32 @@ class Deliverer:
         attempts = 0 if remembered else profile.attempts
         match profile:
             case ProfileNotFound():
-                self._guard.accepted(service_name)
+                self._guard.accepted(service_name, "profile")
                 return Delivery(Outcome.NOT_SENT_PROFILE_NOT_FOUND, attempts, http_status=404)
             case Profile(sender_allowed=False):
-                self._guard.accepted(service_name)
+                self._guard.accepted(service_name, "profile")
                 return Delivery(Outcome.NOT_SENT_SENDER_NOT_ALLOWED, attempts, http_status=200)
             case Refused() | GaveUp():
-                return self._failed(service_name, profile, attempts)
+                return self._failed(service_name, profile, attempts, "profile")
             case Profile(preferred_languages=languages):
-                self._guard.accepted(service_name)
+                self._guard.accepted(service_name, "profile")
         submitted = await self._client.submit(service, compose(languages))
         attempts += submitted.attempts
         match submitted:
             case Submitted(message_id=message_id, http_status=status):
-                self._guard.accepted(service_name)
+                self._guard.accepted(service_name, "submit")
                 return Delivery(Outcome.SUBMITTED, attempts, message_id, status)
             case Unknown(detail=detail):
                 lost = ErrorInfo(type="answer_lost", detail=detail)
                 return Delivery(Outcome.UNKNOWN, attempts, error=lost)
             case Refused() | GaveUp():
-                return self._failed(service_name, submitted, attempts)
+                return self._failed(service_name, submitted, attempts, "submit")
 
-    def _failed(self, service: str, outcome: Refused | GaveUp, attempts: int) -> Delivery:
+    def _failed(
+        self, service: str, outcome: Refused | GaveUp, attempts: int, call: str
+    ) -> Delivery:
         if isinstance(outcome, Refused):
-            self._guard.refused(service, outcome)
+            self._guard.refused(service, outcome, call)
             error = ErrorInfo(type="refused", detail=outcome.detail)
         else:
             error = ErrorInfo(type="gave_up", detail=outcome.detail)

@@ -86,18 +86,17 @@ class KeyedScheduler:
         return dropped + len(running)
 
     def _start(self, key: Lane, job: Job) -> None:
-        self._running[key] = asyncio.create_task(self._run(key, job))
+        task = asyncio.create_task(_call(job))
+        self._running[key] = task
+        # A done callback, not a `finally`: it also runs for a task cancelled before it started.
+        task.add_done_callback(lambda finished: self._finished(key, finished))
 
-    async def _run(self, key: Lane, job: Job) -> None:
-        try:
-            await job()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # kept, and raised by the loop: a job must not vanish
-            self._failure = self._failure or exc
-        finally:
-            self._held -= 1
-            self._next(key)
+    def _finished(self, key: Lane, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Kept, and raised by the loop: a job must not vanish silently.
+            self._failure = self._failure or task.exception()
+        self._held -= 1
+        self._next(key)
 
     def _next(self, key: Lane) -> None:
         lane = self._lanes[key]
@@ -108,3 +107,7 @@ class KeyedScheduler:
             del self._running[key]
         if self._held == 0:
             self._idle.set()
+
+
+async def _call(job: Job) -> None:
+    await job()
