@@ -4,7 +4,7 @@ It knows nothing of Kafka or rules. Every call waits for a slot in its account's
 then is retried as its failure deserves:
 
     429                          hold the whole account for x-rate-limit-retry-after (or
-                                 Retry-After, or backoff), then again
+                                 Retry-After; 1 s without either, and the caller backs off)
     5xx, timeouts, lost answers  backoff with jitter, up to max_attempts and max_elapsed_s
     other 4xx                    never: an outcome value says why
 
@@ -32,7 +32,7 @@ from tenacity import (
     RetryError,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential_jitter,
 )
 
@@ -101,10 +101,18 @@ class IoService:
 class _Retry(Exception):
     """An attempt worth repeating."""
 
-    def __init__(self, detail: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        detail: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        lost: bool = False,
+    ) -> None:
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
+        self.lost = lost  # the request left: IO may have acted on it
         super().__init__(detail)
 
 
@@ -212,26 +220,33 @@ class IoClient:
         """Send with pacing and retries; raise _AnswerLost only for a non-repeatable call."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Retry),
+            # stop_before_delay: a wait that would end past the budget is not begun.
             stop=stop_after_attempt(self._retry.max_attempts)
-            | stop_after_delay(self._retry.max_elapsed_s),
+            | stop_before_delay(self._retry.max_elapsed_s),
             wait=self._wait,
             before_sleep=lambda state: self._before_sleep(endpoint, state),
             reraise=False,
         )
-        attempts = 0
+        attempts, lost = 0, False
         try:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    response = await self._attempt(
-                        endpoint, service, method, path, body, repeatable=repeatable
-                    )
+                    try:
+                        response = await self._attempt(
+                            endpoint, service, method, path, body, repeatable=repeatable
+                        )
+                    except _Retry as retry:
+                        lost = lost or retry.lost
+                        raise
                     return _Answer(response, attempts)
         except RetryError as exc:
             last = exc.last_attempt.exception()
-            if isinstance(last, _Retry):
-                return GaveUp(f"{last.detail}, {attempts} attempts", last.status, attempts)
-            raise
+            if not isinstance(last, _Retry):
+                raise
+            if lost and endpoint == "submit":  # resent, and never sure: still unknown
+                raise _AnswerLost(f"{last.detail}; an earlier answer was lost", attempts) from None
+            return GaveUp(f"{last.detail}, {attempts} attempts", last.status, attempts)
         except _AnswerLost as lost:
             raise _AnswerLost(lost.detail, attempts) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -260,17 +275,17 @@ class IoClient:
         except (TimeoutError, httpx.TransportError) as exc:
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             detail = f"the answer never came ({type(exc).__name__})"
-            raise (_Retry(detail) if repeatable else _AnswerLost(detail, 0)) from None
+            raise (_Retry(detail, lost=True) if repeatable else _AnswerLost(detail, 0)) from None
         self._observer.call_finished(endpoint, response.status_code, time.perf_counter() - started)
         return self._judge(response, service, repeatable=repeatable)
 
     def _judge(
         self, response: httpx.Response, service: IoService, *, repeatable: bool
     ) -> httpx.Response:
-        remaining = _int_header(response, REMAINING_HEADER)
-        if remaining is not None:
-            service.limiter.observe_remaining(remaining)
         status = response.status_code
+        remaining = _int_header(response, REMAINING_HEADER)
+        if remaining is not None and status != 429:  # a 429's own hold says when to go on
+            service.limiter.observe_remaining(remaining)
         if status == 429:
             retry_after = _retry_after(response)
             service.limiter.hold(retry_after if retry_after is not None else 1.0)
@@ -278,9 +293,10 @@ class IoClient:
             raise _Retry("IO answered 429", 429, retry_after)
         if status >= 500:
             detail = f"IO answered {status}"
-            if status in _AMBIGUOUS_STATUSES and not repeatable:
+            ambiguous = status in _AMBIGUOUS_STATUSES
+            if ambiguous and not repeatable:
                 raise _AnswerLost(detail, 0)
-            raise _Retry(detail, status)
+            raise _Retry(detail, status, lost=ambiguous)
         return response
 
     def _wait(self, state: RetryCallState) -> float:
@@ -288,7 +304,9 @@ class IoClient:
         if isinstance(error, _Retry) and error.retry_after is not None:
             return error.retry_after
         backoff = wait_exponential_jitter(
-            initial=self._retry.initial_backoff_s, max=self._retry.max_backoff_s
+            multiplier=self._retry.initial_backoff_s,
+            max=self._retry.max_backoff_s,
+            jitter=self._retry.initial_backoff_s,
         )
         return float(backoff(state))
 

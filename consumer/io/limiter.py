@@ -84,6 +84,8 @@ class AccountLimiter:
         return self._starts[0] + self._policy.window_s - now
 
     def _expire(self, now: float) -> None:
-        horizon = now - self._policy.window_s
-        while self._starts and self._starts[0] <= horizon:
+        # The same expression as _delay's deadline: floating-point rounding must never let
+        # one say "go" while the other still counts the start.
+        window = self._policy.window_s
+        while self._starts and self._starts[0] + window <= now:
             self._starts.popleft()

@@ -21,7 +21,7 @@ _Key = tuple[str, str]
 class ProfileCache:
     def __init__(self, ttl_s: float = 60.0, max_entries: int = 10_000) -> None:
         self._answers: TTLCache[_Key, Profile | ProfileNotFound] = TTLCache(max_entries, ttl_s)
-        self._pending: dict[_Key, asyncio.Future[ProfileOutcome]] = {}
+        self._pending: dict[_Key, asyncio.Task[ProfileOutcome]] = {}
 
     async def get(
         self, service: str, fiscal_code: str, check: Callable[[], Awaitable[ProfileOutcome]]
@@ -34,17 +34,19 @@ class ProfileCache:
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending), True
-        future: asyncio.Future[ProfileOutcome] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        # The call runs in its own task: an asker cancelled while waiting for it (its event
+        # abandoned) must not cancel the call the other askers wait for.
+        call = asyncio.create_task(self._remember(key, check))
+        self._pending[key] = call
+        return await asyncio.shield(call), False
+
+    async def _remember(
+        self, key: _Key, check: Callable[[], Awaitable[ProfileOutcome]]
+    ) -> ProfileOutcome:
         try:
             outcome = await check()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: a waiter-less failure is not a loop warning
-            raise
         finally:
             del self._pending[key]
         if isinstance(outcome, Profile | ProfileNotFound):
             self._answers[key] = outcome
-        future.set_result(outcome)
-        return outcome, False
+        return outcome
