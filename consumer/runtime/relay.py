@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from consumer.errors import FatalError
 from consumer.events import InputRecord
-from consumer.report import dead_letter
+from consumer.report import Outcome, dead_letter
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
 from consumer.runtime.ledger import Ledger, commit_metadata, status_offset_in
 from consumer.runtime.process import EventProcessor
@@ -49,6 +51,26 @@ class RelayLimits:
     shutdown_timeout_s: float = 30.0
 
 
+@dataclass
+class WindowStats:
+    """Seconds from IO's 201 to the status record's acknowledgement (the last 10,000)."""
+
+    count: int = 0
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.recent.append(max(0.0, seconds))
+
+    def summary(self) -> dict[str, float]:
+        ordered = sorted(self.recent)
+
+        def at(share: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
+
+        return {"count": self.count, "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0)}
+
+
 class Relay:
     def __init__(
         self,
@@ -67,11 +89,18 @@ class Relay:
         self._scheduler = KeyedScheduler(self._limits.max_in_flight)
         self._stopping = asyncio.Event()
         self._progress = asyncio.Event()
+        self._window = WindowStats()
         self._source: KafkaSource | None = None
 
     @property
     def ledger(self) -> Ledger:
         return self._ledger
+
+    @property
+    def window(self) -> WindowStats:
+        """From IO's 201 to Kafka's acknowledgement of the status record: a crash inside it
+        is the one way a message can be sent twice."""
+        return self._window
 
     def attach(self, source: KafkaSource) -> None:
         """Give the loop its source; separate because the source calls back into the relay."""
@@ -166,6 +195,10 @@ class Relay:
         processed = await self._processor.process(record, prior)
         dead = dead_letter(record, processed.invalid) if processed.invalid else None
         await self._sink.report((partition, record.offset), processed.statuses, dead)
+        acknowledged = datetime.now(UTC)
+        for status in processed.statuses:
+            if status.outcome is Outcome.SUBMITTED:
+                self._window.add((acknowledged - status.at).total_seconds())
         for status in processed.statuses:
             log.info(
                 "event handled",
@@ -219,6 +252,8 @@ class Relay:
             await source.close()
         finally:
             await self._sink.close()
+        if self._window.count:
+            log.info("double-send window", extra=self._window.summary())
         failure = self._scheduler.failure
         if isinstance(failure, FatalError):
             raise failure
