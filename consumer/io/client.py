@@ -266,16 +266,20 @@ class IoClient:
             self._observer.limiter_waited(service.account, waited)
         headers = {KEY_HEADER: service.key.get_secret_value()}
         started = time.perf_counter()
+        reached_io = True  # unless shown otherwise, the gateway may have counted the call
         try:
             async with asyncio.timeout(self._timeouts.total_s):
                 response = await self._http.request(method, path, json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            reached_io = False
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             raise _Retry(f"cannot reach IO ({type(exc).__name__})") from None
         except (TimeoutError, httpx.TransportError) as exc:
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             detail = f"the answer never came ({type(exc).__name__})"
             raise (_Retry(detail, lost=True) if repeatable else _AnswerLost(detail, 0)) from None
+        finally:  # the gateway counted it by now, if ever: the window runs from here
+            service.limiter.settle(counted=reached_io)
         self._observer.call_finished(endpoint, response.status_code, time.perf_counter() - started)
         return self._judge(response, service, repeatable=repeatable)
 

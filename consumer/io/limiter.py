@@ -1,10 +1,13 @@
 """Pacing: use nearly all of an IO account's rate, and almost never be refused.
 
 IO's gateway allows an account N calls in any S seconds (150 in 5 in production), counted
-across all the account's services, profile checks and submits alike. The limiter keeps the
-start times of its own calls, the mirror of the gateway's window, and lets a call start only
-when fewer than N started in the last S seconds plus a margin: the margin absorbs the
-difference between when a call leaves here and when the gateway counts it.
+across all the account's services, profile checks and submits alike. The limiter mirrors the
+gateway's window and lets a call start only when fewer than N hold a slot in it. The gateway
+counts a call at some instant between our send and its answer, and that lag grows under load
+(hundreds of milliseconds inside the burst a full window releases), so a call holds its slot
+from its start until its answer (`settle`) and then S seconds plus a margin from the answer:
+the local window never frees a slot before the gateway's does, whatever the lag. The margin
+is left for what the answer does not bound, such as a gateway whose count is not exact.
 
 Two signals from IO correct the local view: `x-rate-limit-remaining` below what the limiter
 expects means somebody else spends the account's budget (another replica, another tool), so
@@ -15,6 +18,7 @@ until its retry-after has passed.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -43,22 +47,39 @@ class AccountLimiter:
         self._policy = policy
         self._clock = clock
         self._sleep = sleep
-        self._starts: deque[float] = deque()
+        self._in_flight = 0  # calls started, not yet settled: they never expire
+        self._settled: deque[float] = deque()  # when calls ended (or were booked), in order
         self._held_until = 0.0
         self._turn = asyncio.Lock()  # FIFO: callers start in the order they asked
+        self._ended = asyncio.Event()  # set by settle(): the window may have room
 
     @property
     def policy(self) -> RatePolicy:
         return self._policy
 
     async def acquire(self) -> float:
-        """Wait for a slot in the account's window; return the seconds spent waiting."""
+        """Wait for a slot in the account's window; return the seconds spent waiting.
+
+        Each acquire must be followed by exactly one `settle()`, when the call has ended.
+        """
         asked_at = self._clock()
         async with self._turn:
             while (delay := self._delay(self._clock())) > 0:
-                await self._sleep(delay)
-            self._starts.append(self._clock())
+                self._ended.clear()
+                if math.isinf(delay):  # every slot is in flight: only an answer frees one
+                    await self._ended.wait()
+                else:
+                    await self._sleep(delay)
+            self._in_flight += 1
         return self._clock() - asked_at
+
+    def settle(self, *, counted: bool = True) -> None:
+        """A call has ended: it keeps its slot for the window from now, by when the gateway
+        has surely counted it, or frees it at once if it never reached IO (`counted=False`)."""
+        self._in_flight = max(0, self._in_flight - 1)
+        if counted:
+            self._settled.append(self._clock())
+        self._ended.set()
 
     def hold(self, retry_after_s: float) -> None:
         """The gateway refused a call: nobody on this account calls before retry-after."""
@@ -68,24 +89,26 @@ class AccountLimiter:
         """Book as spent the calls IO counted that the limiter did not start."""
         now = self._clock()
         self._expire(now)
-        unseen = (self._policy.calls - remaining) - len(self._starts)
-        self._starts.extend([now] * max(0, unseen))
+        unseen = (self._policy.calls - remaining) - self._in_flight - len(self._settled)
+        self._settled.extend([now] * max(0, unseen))
 
     def in_window(self) -> int:
         self._expire(self._clock())
-        return len(self._starts)
+        return self._in_flight + len(self._settled)
 
     def _delay(self, now: float) -> float:
         if now < self._held_until:
             return self._held_until - now
         self._expire(now)
-        if len(self._starts) < self._policy.calls:
+        if self._in_flight + len(self._settled) < self._policy.calls:
             return 0.0
-        return self._starts[0] + self._policy.window_s - now
+        if not self._settled:
+            return math.inf
+        return self._settled[0] + self._policy.window_s - now
 
     def _expire(self, now: float) -> None:
         # The same expression as _delay's deadline: floating-point rounding must never let
-        # one say "go" while the other still counts the start.
+        # one say "go" while the other still counts the call.
         window = self._policy.window_s
-        while self._starts and self._starts[0] + window <= now:
-            self._starts.popleft()
+        while self._settled and self._settled[0] + window <= now:
+            self._settled.popleft()

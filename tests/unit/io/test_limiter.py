@@ -65,20 +65,37 @@ def limiter_on(time: VirtualTime, policy: RatePolicy = POLICY) -> AccountLimiter
 
 
 class Caller:
-    """One call through the limiter: when it asked, when it started, what it was told."""
+    """One call through the limiter: when it asked, when it started, what it was told.
 
-    def __init__(self, limiter: AccountLimiter, time: VirtualTime, starts: list[Caller]) -> None:
+    Its answer comes `answer_after` seconds after it starts (at once unless told): the
+    limiter is then told the call ended.
+    """
+
+    def __init__(
+        self,
+        limiter: AccountLimiter,
+        time: VirtualTime,
+        starts: list[Caller],
+        *,
+        answer_after: float | None = 0.0,
+    ) -> None:
         self.asked_at = time.now
         self.started_at: float | None = None
         self.waited: float | None = None
         self._time = time
         self._starts = starts
+        self._answer_after = answer_after
         self.task = asyncio.create_task(self._run(limiter))
 
     async def _run(self, limiter: AccountLimiter) -> None:
         self.waited = await limiter.acquire()
         self.started_at = self._time.now
         self._starts.append(self)
+        if self._answer_after is None:
+            return  # in flight until the test settles it
+        if self._answer_after:
+            await self._time.sleep(self._answer_after)
+        limiter.settle()
 
 
 def assert_no_window_overfull(starts: Sequence[float], calls: int, window_s: float) -> None:
@@ -259,8 +276,10 @@ async def test_waited_seconds_are_what_the_caller_spent_waiting() -> None:
     limiter = limiter_on(time, RatePolicy(calls=2, per_seconds=1.0, margin_s=0.25))
 
     assert await limiter.acquire() == 0.0
+    limiter.settle()
     await time.advance_to(0.5)
     assert await limiter.acquire() == 0.0
+    limiter.settle()
     await time.advance_to(1.0)
     third = asyncio.create_task(limiter.acquire())
     await time.run_out()
@@ -268,3 +287,47 @@ async def test_waited_seconds_are_what_the_caller_spent_waiting() -> None:
     assert await third == 0.25  # the first start leaves the window at 1.25
     assert time.slept == [0.25]
     assert limiter.in_window() == 2
+
+
+async def test_a_slot_is_held_from_the_start_until_the_window_after_the_answer() -> None:
+    """The gateway counts a call somewhere between its start and its answer: a slow answer
+    must not free the slot a window after the start, when the gateway may still count it."""
+    time = VirtualTime()
+    limiter = limiter_on(time, RatePolicy(calls=1, per_seconds=1.0, margin_s=0.25))
+    started: list[Caller] = []
+    slow = Caller(limiter, time, started, answer_after=0.5)
+    following = Caller(limiter, time, started)
+    await time.run_out()
+
+    assert slow.started_at == 0.0
+    assert following.started_at == 0.5 + WINDOW  # not WINDOW: the answer came at 0.5
+
+
+async def test_a_full_window_of_calls_in_flight_waits_for_an_answer() -> None:
+    time = VirtualTime()
+    limiter = limiter_on(time, RatePolicy(calls=2, per_seconds=1.0, margin_s=0.25))
+    started: list[Caller] = []
+    first = Caller(limiter, time, started, answer_after=None)
+    Caller(limiter, time, started, answer_after=None)
+    third = Caller(limiter, time, started)
+    await time.advance_to(10.0)  # however long: no answer, no slot
+    assert third.started_at is None
+    assert limiter.in_window() == 2
+
+    limiter.settle()  # the first answer comes at 10 s
+    await time.run_out()
+    assert first.started_at == 0.0
+    assert third.started_at == 10.0 + WINDOW
+
+
+async def test_a_call_that_never_reached_io_frees_its_slot_at_once() -> None:
+    time = VirtualTime()
+    limiter = limiter_on(time, RatePolicy(calls=1, per_seconds=1.0, margin_s=0.25))
+    started: list[Caller] = []
+    Caller(limiter, time, started, answer_after=None)
+    waiting = Caller(limiter, time, started)
+    await time.advance_to(0.5)
+
+    limiter.settle(counted=False)  # the connection was refused: IO counted nothing
+    await time.run_out()
+    assert waiting.started_at == 0.5
