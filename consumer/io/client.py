@@ -144,7 +144,11 @@ class IoClient:
     ) -> None:
         self._timeouts = timeouts or Timeouts()
         timeout = httpx.Timeout(self._timeouts.read_s, connect=self._timeouts.connect_s)
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        # Idle connections are closed here before a server's usual 5 s keep-alive closes them:
+        # a submit sent on a connection the server is closing loses its answer (UNKNOWN).
+        limits = httpx.Limits(
+            max_connections=64, max_keepalive_connections=64, keepalive_expiry=4.0
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, limits=limits, transport=transport
         )
