@@ -16,18 +16,23 @@ TopicPartition = tuple[str, int]
 @dataclass
 class _PartitionProgress:
     next_to_commit: int
-    done: set[int] = field(default_factory=set)
+    highest_seen: int
     in_flight: set[int] = field(default_factory=set)
 
 
 class OffsetTracker:
+    """Records of a partition arrive in offset order, so an offset never handed over is no
+    record at all (a transaction marker, a compacted one): only records in flight hold the
+    commit back."""
+
     def __init__(self) -> None:
         self._partitions: dict[TopicPartition, _PartitionProgress] = {}
         self._dirty: set[TopicPartition] = set()
 
     def started(self, partition: TopicPartition, offset: int) -> None:
         """Note a record taken from the partition; the first one fixes where commits start."""
-        progress = self._partitions.setdefault(partition, _PartitionProgress(offset))
+        progress = self._partitions.setdefault(partition, _PartitionProgress(offset, offset))
+        progress.highest_seen = max(progress.highest_seen, offset)
         progress.in_flight.add(offset)
 
     def done(self, partition: TopicPartition, offset: int) -> None:
@@ -35,10 +40,9 @@ class OffsetTracker:
         if progress is None:  # revoked meanwhile: its work is someone else's now
             return
         progress.in_flight.discard(offset)
-        progress.done.add(offset)
-        while progress.next_to_commit in progress.done:
-            progress.done.remove(progress.next_to_commit)
-            progress.next_to_commit += 1
+        position = min(progress.in_flight) if progress.in_flight else progress.highest_seen + 1
+        if position != progress.next_to_commit:
+            progress.next_to_commit = position
             self._dirty.add(partition)
 
     def committable(self) -> dict[TopicPartition, int]:

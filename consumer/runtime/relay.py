@@ -90,6 +90,9 @@ class Relay:
         self._stopping = asyncio.Event()
         self._progress = asyncio.Event()
         self._window = WindowStats()
+        # The next offset each partition should hand over: older ones were handed over before.
+        self._expected: dict[TopicPartition, int] = {}
+        self._rewound_to: dict[TopicPartition, int] = {}
         self._source: KafkaSource | None = None
 
     @property
@@ -120,7 +123,8 @@ class Relay:
             while not self._stopping.is_set():
                 if self._scheduler.failure is not None:
                     raise self._scheduler.failure
-                records = await source.poll(_POLL_TIMEOUT_S)
+                room = self._limits.max_in_flight - self._scheduler.held
+                records = await source.poll(_POLL_TIMEOUT_S, room)
                 for record in records:
                     await self._take(record)
                 if records:
@@ -162,6 +166,8 @@ class Relay:
         for partition in leaving:
             self._offsets.forget(partition)
             self._sink.forget(partition)
+            self._expected.pop(partition, None)
+            self._rewound_to.pop(partition, None)
         self._ledger.forget(leaving)
         return offsets
 
@@ -180,11 +186,25 @@ class Relay:
     # -- the steps ------------------------------------------------------------------------
 
     async def _take(self, record: InputRecord) -> None:
+        """Schedule the record, unless it was handed over before or its partition is held.
+
+        Each offset is scheduled once per assignment: librdkafka may hand records over again
+        after a pause, and after a rewind only the record rewound to may come next.
+        """
         partition = (record.topic, record.partition)
         source = self._require_source()
-        if partition in source.paused or partition not in source.assigned:
-            await source.rewind(record)
+        rewound_to = self._rewound_to.get(partition)
+        if rewound_to is not None:
+            if record.offset != rewound_to:
+                return  # fetched before the rewind took effect: it will come again
+            del self._rewound_to[partition]
+        elif record.offset < self._expected.get(partition, record.offset):
             return
+        if partition in source.paused or partition not in source.assigned or self._scheduler.full:
+            await source.rewind(record)
+            self._rewound_to[partition] = record.offset
+            return
+        self._expected[partition] = record.offset + 1
         self._offsets.started(partition, record.offset)
         lane = (record.topic, record.partition, record.key if record.key else record.offset)
         self._scheduler.submit(lane, lambda: self._handle(record))
@@ -237,6 +257,7 @@ class Relay:
         return (
             until.idle_for_s is not None
             and bool(source.assigned)
+            and not source.paused
             and self._scheduler.held == 0
             and time.monotonic() - quiet_since >= until.idle_for_s
         )

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumer.config import KafkaSettings
 from consumer.errors import FatalError, TransientError
@@ -166,7 +166,13 @@ class ReportSink:
             await asyncio.sleep(_POLL_INTERVAL_S)
 
     def _partitions_of(self, topic: str) -> int:
-        metadata = self._producer.list_topics(topic, timeout=30)
+        try:
+            metadata = self._producer.list_topics(topic, timeout=30)
+        except KafkaException as exc:
+            raise FatalError(
+                f"cannot describe status topic {topic!r}: {exc.args[0].str()}; check "
+                "kafka.bootstrap_servers and the credentials under kafka.client"
+            ) from None
         described = metadata.topics.get(topic)
         if described is None or described.error is not None or not described.partitions:
             reason = described.error if described is not None else "not found"

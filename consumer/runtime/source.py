@@ -115,8 +115,10 @@ class KafkaSource:
             on_lost=self._revoked_cb,
         )
 
-    async def poll(self, timeout_s: float) -> list[InputRecord]:
-        messages = await self._in_thread(self._consumer.consume, _BATCH, timeout_s)
+    async def poll(self, timeout_s: float, max_records: int = _BATCH) -> list[InputRecord]:
+        """Up to `max_records` (at least one: polling must go on, paused or not)."""
+        size = max(1, min(_BATCH, max_records))
+        messages = await self._in_thread(self._consumer.consume, size, timeout_s)
         records = []
         for message in messages:
             error = message.error()
