@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.sandbox", "tests.fixtures.relay"]

@@ -2,9 +2,11 @@
 
 An API call goes through the same steps as at IO, in this order:
 
-    latency → key (401) → rate limit (429) → injected fault → IO service → answer
+    latency → outage (503) → key (401) → rate limit (429) → injected fault → IO service → answer
 
-The admin endpoints under /__sandbox skip all of them.
+An outage (started with `POST /__sandbox/outage`) stands for IO down as a whole, gateway
+included: nothing behind it is reached, not even the key check. The admin endpoints under
+/__sandbox skip all of these steps.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from consumer.sandbox._asgi import (
     read_request,
     send_response,
 )
-from consumer.sandbox.admin import Admin, AdminHandler
+from consumer.sandbox.admin import Admin, AdminHandler, Outage
 from consumer.sandbox.auth import Authenticator, Caller, KeyRefused
 from consumer.sandbox.faults import FaultInjector
 from consumer.sandbox.io_api import ApiHandler, IoServices
@@ -49,7 +51,8 @@ class SandboxApp:
         profiles_file = load_profiles_file(settings.profiles)
         store = MessageStore(settings.processing_delay_ms / 1000)
         self._stats = Stats()
-        self._admin = Router[AdminHandler](Admin(store, self._stats).routes())
+        self._outage = Outage()
+        self._admin = Router[AdminHandler](Admin(store, self._stats, self._outage).routes())
         self._api = Router[ApiHandler](IoServices(profiles_file.profiles, store).routes())
         self._auth = Authenticator(profiles_file.subscriptions)
         policy = settings.rate_limit
@@ -76,13 +79,17 @@ class SandboxApp:
         """The answer, or None when the connection was dropped instead."""
         admin = self._admin.match(request.method, request.path)
         if admin is not None:
-            return admin.route.target()
+            return admin.route.target(request)
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         api = self._api.match(request.method, request.path)
         if api is None:
             return not_found(f"No operation at {request.method} {request.path}")
-        response = await self._through_gateway(request, api, send)
+        remaining_s = self._outage.remaining_s
+        if remaining_s > 0:
+            response: Response | None = unavailable(remaining_s)
+        else:
+            response = await self._through_gateway(request, api, send)
         if response is None:
             self._stats.dropped(api.route.name)
         else:
@@ -124,6 +131,16 @@ class SandboxApp:
             await drop_connection(send)
             return None
         return injected_error(int(fault.kind.value))
+
+
+def unavailable(remaining_s: float) -> Response:
+    """IO down (a sandbox outage): a ProblemJson 503, with no hint of when it ends."""
+    return problem(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        f"IO is unavailable (sandbox outage, {remaining_s:.1f} s left)",
+    )
 
 
 def create_app(settings: SandboxSettings) -> SandboxApp:

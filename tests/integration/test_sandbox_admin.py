@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -117,3 +118,77 @@ def test_a_bad_profiles_file_stops_it_at_start_naming_the_entry(tmp_path: Path) 
     assert run.returncode == 2
     assert "profiles.NOT-A-CODE: String should match pattern" in run.stderr
     assert "listening" not in run.stderr
+
+
+def test_an_outage_answers_503_to_every_api_call_until_it_is_ended(
+    start_sandbox: SandboxFactory,
+) -> None:
+    sandbox = start_sandbox(rate_limit="off", profiles=DEFAULT_PROFILES)
+    with httpx.Client(base_url=sandbox.base_url) as client:
+        started = client.post("/__sandbox/outage", json={"seconds": 60})
+        during = [
+            client.get(f"/api/v1/profiles/{ALLOWED}", headers=api_headers()),
+            client.post("/api/v1/profiles", json={"fiscal_code": ALLOWED}, headers=api_headers()),
+            client.post("/api/v1/messages", json=message_body(), headers=api_headers()),
+            client.get(f"/api/v1/messages/{ALLOWED}/01JA0000000000000000000000"),  # no key
+        ]
+        admin_during = [client.get("/__sandbox/health"), client.get("/__sandbox/outage")]
+        ended = client.delete("/__sandbox/outage")
+        after = client.post("/api/v1/messages", json=message_body(), headers=api_headers())
+        state_after = client.get("/__sandbox/outage").json()
+
+    assert started.status_code == 200
+    assert started.json()["active"] is True
+    assert 59 < started.json()["remaining_s"] <= 60
+    assert [r.status_code for r in during] == [503] * 4
+    for response in during:
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == 503
+        assert problem["title"] == "Service unavailable"
+        assert "outage" in problem["detail"]
+    assert [r.status_code for r in admin_during] == [200, 200]
+    assert admin_during[1].json()["active"] is True
+    assert ended.status_code == 204
+    assert after.status_code == 201
+    assert state_after == {"active": False, "remaining_s": 0.0}
+    # Nothing submitted during the outage was recorded; the 503s are counted by endpoint.
+    assert [m["id"] for m in sandbox.messages()] == [after.json()["id"]]
+    requests = sandbox.stats()["requests"]
+    assert requests["POST /api/v1/messages"] == {"503": 1, "201": 1}
+    assert requests["GET /api/v1/profiles/{fiscal_code}"] == {"503": 1}
+
+
+def test_an_outage_ends_by_itself(start_sandbox: SandboxFactory) -> None:
+    sandbox = start_sandbox(rate_limit="off", profiles=DEFAULT_PROFILES)
+    profile = f"{sandbox.base_url}/api/v1/profiles/{ALLOWED}"
+    with httpx.Client() as client:
+        client.post(f"{sandbox.base_url}/__sandbox/outage", json={"seconds": 0.5})
+        first = client.get(profile, headers=api_headers()).status_code
+        deadline = time.monotonic() + 10
+        statuses = [first]
+        while statuses[-1] == 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            statuses.append(client.get(profile, headers=api_headers()).status_code)
+
+    assert first == 503
+    assert statuses[-1] == 200
+
+
+def test_a_bad_outage_request_is_a_400_problem(start_sandbox: SandboxFactory) -> None:
+    sandbox = start_sandbox(rate_limit="off")
+    url = f"{sandbox.base_url}/__sandbox/outage"
+    bad = [
+        httpx.post(url, json={"seconds": 0}),
+        httpx.post(url, json={"seconds": -5}),
+        httpx.post(url, json={"seconds": 86_401}),
+        httpx.post(url, json={"seconds": "soon"}),
+        httpx.post(url, json={"for": 10}),
+        httpx.post(url, content=b"{not json"),
+        httpx.post(url),
+    ]
+
+    assert [r.status_code for r in bad] == [400] * len(bad)
+    assert all(r.headers["content-type"] == "application/problem+json" for r in bad)
+    assert "seconds" in bad[0].json()["detail"]
+    assert httpx.get(url).json() == {"active": False, "remaining_s": 0.0}
