@@ -24,7 +24,6 @@ from tests.fixtures.relay import (
     RssSampler,
     check_delivery,
     generate_events,
-    known_bug,
     last_status_at,
     read_statuses,
     report_figures,
@@ -148,9 +147,5 @@ def test_a_minute_of_io_outage_is_ridden_out_without_rebalance_or_loss(
     assert len(members_after) == 1
     assert rss.peak_mb < RSS_BOUND_MB
     assert answered_503 > 0  # the outage was real
-    # No more was held than max_in_flight allows (the last check: see known_bug).
-    known_bug(
-        "BUG-2",
-        held <= MAX_IN_FLIGHT + settled_during,
-        f"{held} events held during the outage, max_in_flight {MAX_IN_FLIGHT}",
-    )
+    # No more was held than max_in_flight allows.
+    assert held <= MAX_IN_FLIGHT + settled_during

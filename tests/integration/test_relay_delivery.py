@@ -49,7 +49,6 @@ from tests.fixtures.relay import (
     committed_offsets,
     end_offsets,
     generate_events,
-    known_bug,
     missing_terminal,
     read_statuses,
     status_count,
@@ -367,14 +366,10 @@ def test_a_wrong_sasl_password_stops_the_relay_with_a_clear_message(
     assert code != 0
     assert re.search(r"SASL authentication error", relay.log())  # librdkafka's own lines
     last_lines = relay.log_tail(5)
-    known_bug(
-        "BUG-1",
-        code == 2
-        and "io-relay:" in last_lines
-        and bool(re.search(r"authenticat|credentials", last_lines, re.IGNORECASE))
-        and "Traceback" not in relay.log(),
-        f"exit code {code}, last line: {last_lines.splitlines()[-1]!r}",
-    )
+    assert code == 2, last_lines
+    assert "io-relay:" in last_lines
+    assert re.search(r"authenticat|credentials", last_lines, re.IGNORECASE)
+    assert "Traceback" not in relay.log()
 
 
 # -- SIGTERM ----------------------------------------------------------------------------------
@@ -438,11 +433,7 @@ def test_sigterm_stops_cleanly_and_a_second_run_finishes_the_rest(
     assert check.problems == [], check.explain()
     assert check.duplicate_submissions == check.orphan_submissions == 0
     # Fetching stopped at the signal: only what was held (at most max_in_flight) finished.
-    known_bug(
-        "BUG-2",
-        len(partial) <= before_signal + 2 * max_in_flight,
-        f"{before_signal} records at SIGTERM, {len(partial)} at exit (max_in_flight 32)",
-    )
+    assert len(partial) <= before_signal + 2 * max_in_flight
 
 
 # -- a fatal configuration --------------------------------------------------------------------
@@ -507,7 +498,7 @@ async def test_no_more_than_max_in_flight_events_are_held(
     print(f"\nmax_in_flight {max_in_flight}: at most {peak} events held")
     statuses = read_statuses(kafka_bootstrap, topics.status)
     assert_clean(samples, delivered, statuses, sandbox, topics.events)
-    known_bug("BUG-2", peak <= max_in_flight, f"{peak} events held at once")
+    assert peak <= max_in_flight
 
 
 def test_a_burst_run_ends_only_when_the_backlog_is_done(
@@ -535,7 +526,7 @@ def test_a_burst_run_ends_only_when_the_backlog_is_done(
     assert check.duplicate_submissions == 0
     missing = missing_terminal(samples, delivered, statuses)
     print(f"\nburst run: {len(samples.events) - len(missing)} of {len(samples.events)} settled")
-    known_bug("BUG-4", not missing, f"exited with {len(missing)} events not handled")
+    assert not missing, f"exited with {len(missing)} events not handled"
 
 
 def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
@@ -591,11 +582,7 @@ async def test_events_written_in_transactions_are_committed_to_the_end(
     committed = committed_offsets(kafka_bootstrap, group, topics.events, PARTITIONS)
     assert all(committed[p] <= end for p, end in ends.items())
     # Nothing left to read again: past the last record (at most a final marker remains).
-    known_bug(
-        "BUG-5",
-        all(after_last_record[p] <= committed[p] for p in ends),
-        f"committed {committed}, last records end at {after_last_record}",
-    )
+    assert all(after_last_record[p] <= committed[p] for p in ends), (committed, after_last_record)
 
 
 class CountingProcessor(EventProcessor):
@@ -704,4 +691,4 @@ async def test_each_record_is_processed_once_across_pause_and_resume(
     twice = sorted(position for position, count in processor.calls.items() if count > 1)
     print(f"\nrelay: {len(processor.calls)} records, {len(twice)} processed more than once")
     assert len(processor.calls) == expected
-    known_bug("BUG-3", twice == [], f"{len(twice)} records processed twice: {twice[:3]}…")
+    assert twice == []
