@@ -127,7 +127,7 @@ class Relay:
                 records = await source.poll(_POLL_TIMEOUT_S, room)
                 for record in records:
                     await self._take(record)
-                if records:
+                if records or source.paused:  # paused: the quiet starts again at resume
                     last_record_at = time.monotonic()
                 elif self._idle_long_enough(until, last_record_at):
                     log.info("idle: stopping", extra={"idle_for_s": until.idle_for_s})

@@ -12,7 +12,7 @@ it may still need to read back: that goes into the commit metadata.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -81,6 +81,19 @@ class ReportSink:
         acks: list[asyncio.Future[Message]] = []
         partition, offset = position
         target = self.status_partition_of(partition)
+
+        def noted(message: Message) -> None:
+            # In the delivery callback, so in the order Kafka wrote them: a status record is
+            # never known before an earlier one (the commit metadata relies on it), even when
+            # its input record also waits for a DLQ acknowledgement.
+            status_offset = message.offset()
+            if status_offset is not None:
+                pending = self._pending_status_offsets.setdefault(partition, {})
+                pending[offset] = min(pending.get(offset, status_offset), status_offset)
+                self._next_status_offset[target] = max(
+                    self._next_status_offset.get(target, 0), status_offset + 1
+                )
+
         for record in statuses:
             acks.append(
                 self._produce(
@@ -89,6 +102,7 @@ class ReportSink:
                     key=record.key(),
                     value=record.to_bytes(),
                     headers=None,
+                    on_acked=noted,
                 )
             )
         if dead is not None:
@@ -101,15 +115,7 @@ class ReportSink:
                     headers=list(dead.headers),
                 )
             )
-        delivered = await asyncio.gather(*acks)
-        for message in delivered[: len(statuses)]:
-            status_offset = message.offset()
-            if status_offset is not None:
-                pending = self._pending_status_offsets.setdefault(partition, {})
-                pending[offset] = min(pending.get(offset, status_offset), status_offset)
-                self._next_status_offset[target] = max(
-                    self._next_status_offset.get(target, 0), status_offset + 1
-                )
+        await asyncio.gather(*acks)
 
     def replay_from(self, partition: TopicPartition, committed_offset: int) -> int | None:
         """Where a reader must start in the status partition to see every record of events
@@ -132,11 +138,14 @@ class ReportSink:
         key: bytes | None,
         value: bytes | None,
         headers: Any,
+        on_acked: Callable[[Message], None] | None = None,
     ) -> asyncio.Future[Message]:
         loop = asyncio.get_running_loop()
         acked: asyncio.Future[Message] = loop.create_future()
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is None and on_acked is not None:
+                on_acked(message)  # even if the report was abandoned: the record is written
             if acked.done():
                 return
             if error is None:
