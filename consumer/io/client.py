@@ -44,7 +44,7 @@ from consumer.io.models import (
     NewMessage,
     ProblemJson,
 )
-from consumer.io.observer import Endpoint, IoObserver, NoObserver
+from consumer.io.observer import Endpoint, IoObserver, NoObserver, RetryReason
 from consumer.io.outcomes import (
     GaveUp,
     MessageNotFound,
@@ -114,6 +114,15 @@ class _Retry(Exception):
         self.retry_after = retry_after
         self.lost = lost  # the request left: IO may have acted on it
         super().__init__(detail)
+
+    @property
+    def kind(self) -> RetryReason:
+        """A few values, for metrics: the detail is for logs."""
+        if self.status == 429:
+            return "rate_limited"
+        if self.status is not None:
+            return "server_error"
+        return "no_answer" if self.lost else "unreachable"
 
 
 class _AnswerLost(Exception):
@@ -322,7 +331,8 @@ class IoClient:
         error = state.outcome.exception() if state.outcome else None
         reason = str(error) if error else "unknown"
         wait_s = state.next_action.sleep if state.next_action else 0.0
-        self._observer.retrying(endpoint, reason, wait_s)
+        if isinstance(error, _Retry):
+            self._observer.retrying(endpoint, error.kind, wait_s)
         log.info(
             "io call retried",
             extra={"endpoint": endpoint, "reason": reason, "attempt": state.attempt_number},

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 Endpoint = Literal["profile", "submit", "get_message"]
+RetryReason = Literal["rate_limited", "server_error", "no_answer", "unreachable"]
 
 
 class IoObserver(Protocol):
     def call_finished(self, endpoint: Endpoint, status: int | None, seconds: float) -> None:
         """One HTTP attempt ended: `status` None when no answer came."""
 
-    def retrying(self, endpoint: Endpoint, reason: str, wait_s: float) -> None:
+    def retrying(self, endpoint: Endpoint, reason: RetryReason, wait_s: float) -> None:
         """An attempt failed in a way worth another; the next comes after `wait_s`."""
 
     def rate_limited(self, account: str, retry_after_s: float) -> None:
@@ -29,7 +30,7 @@ class NoObserver:
     def call_finished(self, endpoint: Endpoint, status: int | None, seconds: float) -> None:
         pass
 
-    def retrying(self, endpoint: Endpoint, reason: str, wait_s: float) -> None:
+    def retrying(self, endpoint: Endpoint, reason: RetryReason, wait_s: float) -> None:
         pass
 
     def rate_limited(self, account: str, retry_after_s: float) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from consumer.errors import DecodeError, InvalidEvent
@@ -24,6 +24,7 @@ from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
 from consumer.runtime.deliver import Deliverer, Delivery
+from consumer.runtime.observer import NoRuntimeObserver, RuntimeObserver
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class Processed:
 
     statuses: list[StatusRecord]
     invalid: InvalidEvent | None = field(default=None)
+    event_type: str | None = field(default=None)
+    """The decoded event's type; None when the record could not be decoded."""
 
 
 class EventProcessor:
@@ -57,11 +60,13 @@ class EventProcessor:
         rules: Sequence[Rule],
         deliverer: Deliverer,
         backoff: Backoff | None = None,
+        observer: RuntimeObserver | None = None,
     ) -> None:
         self._types = types
         self._rules = list(rules)
         self._deliverer = deliverer
         self._backoff = backoff or Backoff()
+        self._observer = observer or NoRuntimeObserver()
 
     async def process(self, record: InputRecord, prior: Prior | None = None) -> Processed:
         prior = prior or {}
@@ -77,14 +82,14 @@ class EventProcessor:
             matched = route(self._rules, event)
         except InvalidEvent as error:
             invalid = _invalid(event.id, event.type, None, position, error)
-            return _unless_reported(prior, invalid, error)
+            return replace(_unless_reported(prior, invalid, error), event_type=event.type)
         if not matched:
             if None in prior:
-                return Processed([])
+                return Processed([], event_type=event.type)
             skipped = StatusRecord(
                 event_id=event.id, event_type=event.type, outcome=Outcome.SKIPPED, input=position
             )
-            return Processed([skipped])
+            return Processed([skipped], event_type=event.type)
         return await self._send_all(matched, event, position, prior)
 
     async def _send_all(
@@ -103,7 +108,7 @@ class EventProcessor:
             except InvalidEvent as error:
                 statuses.append(_invalid(event.id, event.type, rule, position, error))
                 first_error = first_error or error
-        return Processed(statuses, first_error)
+        return Processed(statuses, first_error, event.type)
 
     async def _send(self, rule: Rule, event: Event, position: InputPosition) -> StatusRecord:
         delivery = await self._deliver_until_settled(rule, event)
@@ -137,6 +142,7 @@ class EventProcessor:
             if delivery.error is None or delivery.error.type != "gave_up":
                 return _with_attempts(delivery, attempts)
             pause = self._backoff.after(tries)
+            self._observer.delivery_postponed(rule.service)
             log.warning(
                 "IO unavailable, delivery postponed",
                 extra={

@@ -10,6 +10,10 @@
 When `max_in_flight` records are held (IO slow, throttled or down), the assigned partitions
 are paused and polling goes on, so the group never sees a silent member; they resume when
 half the room is free. A record that arrives for a paused partition is rewound, not held.
+
+Every `probe_interval_s` the broker is asked for the owned partitions' watermarks: the lag
+(high watermark minus the done prefix) and whether the broker answers at all, for metrics
+and readiness.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from consumer.events import InputRecord
 from consumer.report import Outcome, dead_letter
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
 from consumer.runtime.ledger import Ledger, commit_metadata, status_offset_in
+from consumer.runtime.observer import NoRuntimeObserver, RuntimeObserver
 from consumer.runtime.process import EventProcessor
 from consumer.runtime.scheduler import KeyedScheduler
 from consumer.runtime.sink import ReportSink
@@ -49,6 +54,17 @@ class RelayLimits:
     max_in_flight: int = 256
     drain_timeout_s: float = 20.0
     shutdown_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RelayHealth:
+    """What readiness is judged on."""
+
+    assigned: int
+    broker_reachable: bool | None
+    """None until the first probe."""
+    stopping: bool
+    fault: str | None
 
 
 @dataclass
@@ -79,6 +95,8 @@ class Relay:
         sink: ReportSink,
         commit_policy: CommitPolicy,
         limits: RelayLimits | None = None,
+        observer: RuntimeObserver | None = None,
+        probe_interval_s: float = 10.0,
     ) -> None:
         self._processor = processor
         self._sink = sink
@@ -94,6 +112,12 @@ class Relay:
         self._expected: dict[TopicPartition, int] = {}
         self._rewound_to: dict[TopicPartition, int] = {}
         self._source: KafkaSource | None = None
+        self._observer = observer or NoRuntimeObserver()
+        self._probe_interval_s = probe_interval_s
+        self._probed_at: float | None = None
+        self._broker_reachable: bool | None = None
+        # Where each partition stood when assigned: its lag before any record is done.
+        self._assigned_at_offset: dict[TopicPartition, int] = {}
 
     @property
     def ledger(self) -> Ledger:
@@ -104,6 +128,15 @@ class Relay:
         """From IO's 201 to Kafka's acknowledgement of the status record: a crash inside it
         is the one way a message can be sent twice."""
         return self._window
+
+    def health(self) -> RelayHealth:
+        failure = self._scheduler.failure
+        return RelayHealth(
+            assigned=len(self._source.assigned) if self._source else 0,
+            broker_reachable=self._broker_reachable,
+            stopping=self._stopping.is_set(),
+            fault=str(failure) if isinstance(failure, FatalError) else None,
+        )
 
     def attach(self, source: KafkaSource) -> None:
         """Give the loop its source; separate because the source calls back into the relay."""
@@ -133,6 +166,11 @@ class Relay:
                     log.info("idle: stopping", extra={"idle_for_s": until.idle_for_s})
                     break
                 await self._apply_backpressure()
+                self._observer.loop_state(
+                    self._scheduler.held, len(source.assigned), len(source.paused)
+                )
+                if self._probe_due():
+                    await self._probe_broker()
                 if self._commit_policy.due():
                     await source.commit_async(self._committable())
                     self._commit_policy.committed()
@@ -147,6 +185,8 @@ class Relay:
             partition: (self._sink.status_partition_of(partition), status_offset_in(metadata))
             for partition, (_offset, metadata) in committed.items()
         }
+        for partition, (offset, _metadata) in committed.items():
+            self._assigned_at_offset[partition] = offset
         read = self._ledger.load(
             self._require_source().client_config, self._sink.status_topic, starts
         )
@@ -168,6 +208,7 @@ class Relay:
             self._sink.forget(partition)
             self._expected.pop(partition, None)
             self._rewound_to.pop(partition, None)
+            self._assigned_at_offset.pop(partition, None)
         self._ledger.forget(leaving)
         return offsets
 
@@ -218,7 +259,15 @@ class Relay:
         acknowledged = datetime.now(UTC)
         for status in processed.statuses:
             if status.outcome is Outcome.SUBMITTED:
-                self._window.add((acknowledged - status.at).total_seconds())
+                window_s = (acknowledged - status.at).total_seconds()
+                self._window.add(window_s)
+                self._observer.double_send_window(window_s)
+        self._observer.handled(
+            record.topic,
+            processed.event_type,
+            processed.statuses,
+            processed.invalid.stage if processed.invalid else None,
+        )
         for status in processed.statuses:
             log.info(
                 "event handled",
@@ -238,6 +287,30 @@ class Relay:
             await source.pause(set(source.assigned))
         elif source.paused and self._scheduler.held <= self._limits.max_in_flight // 2:
             await source.resume()
+
+    def _probe_due(self) -> bool:
+        return (
+            self._probed_at is None or time.monotonic() - self._probed_at >= self._probe_interval_s
+        )
+
+    async def _probe_broker(self) -> None:
+        """Lag per owned partition, from the broker's high watermarks; None: no answer."""
+        source = self._require_source()
+        if not source.assigned:
+            return
+        self._probed_at = time.monotonic()
+        marks = await source.watermarks(set(source.assigned))
+        self._broker_reachable = marks is not None
+        if marks is None:
+            self._observer.broker_probed(None)
+            return
+        lag: dict[TopicPartition, int] = {}
+        for partition, (low, high) in marks.items():
+            position = self._offsets.position(partition)
+            if position is None:
+                position = self._assigned_at_offset.get(partition, -1)
+            lag[partition] = max(0, high - max(position, low))
+        self._observer.broker_probed(lag)
 
     def _committable(self) -> Offsets:
         moved = self._offsets.committable()

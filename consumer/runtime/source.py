@@ -164,6 +164,33 @@ class KafkaSource:
     async def commit_async(self, offsets: Offsets) -> None:
         await self._in_thread(self.commit, offsets)
 
+    async def watermarks(
+        self, partitions: set[TopicPartition], timeout_s: float = 2.0
+    ) -> dict[TopicPartition, tuple[int, int]] | None:
+        """Low and high watermark of each partition, asked of the broker; None if it did not
+        answer (the first failure ends the probe: the poll thread is not held longer)."""
+        found: dict[TopicPartition, tuple[int, int]] | None = await self._in_thread(
+            self._watermarks, sorted(partitions), timeout_s
+        )
+        return found
+
+    def _watermarks(
+        self, partitions: list[TopicPartition], timeout_s: float
+    ) -> dict[TopicPartition, tuple[int, int]] | None:
+        found: dict[TopicPartition, tuple[int, int]] = {}
+        for topic, partition in partitions:
+            try:
+                marks = self._consumer.get_watermark_offsets(
+                    KafkaPartition(topic, partition), timeout=timeout_s, cached=False
+                )
+            except KafkaException as exc:
+                log.warning("kafka: broker probe failed: %s", exc)
+                return None
+            if marks is None:
+                return None
+            found[(topic, partition)] = (marks[0], marks[1])
+        return found
+
     def committed(
         self, partitions: list[TopicPartition]
     ) -> dict[TopicPartition, tuple[int, str | None]]:
