@@ -56,12 +56,16 @@ def run(
             min=0.1,
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="DEBUG, INFO, WARNING or ERROR; overrides observability.log_level."),
+    ] = None,
 ) -> None:
     """Consume events, send IO messages, publish status records until stopped."""
-    configure_logging(log_level)
+    configure_logging(log_level or "INFO")
     try:
         settings = load_settings(config)
+        configure_logging(log_level or settings.observability.log_level)
         asyncio.run(run_relay(settings, StopWhen(idle_for_s=exit_when_idle)))
     except FatalError as exc:
         typer.echo(f"io-relay: {exc}", err=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -192,6 +192,22 @@ class RuntimeSettings(_Section):
     shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
 
 
+class ObservabilitySettings(_Section):
+    host: str = Field(default="0.0.0.0", description="where /metrics, /healthz, /readyz listen")
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        default=9400, description="0: no HTTP server (no metrics, no probes)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    lag_interval_s: Annotated[float, Field(gt=0)] = Field(
+        default=10.0, description="how often the broker is asked for the partitions' lag"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -206,6 +222,7 @@ class Settings(BaseSettings):
     rule_checks: RuleCheckSettings = RuleCheckSettings()
     events: EventSettings = EventSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -147,6 +147,8 @@ def run_relay(bootstrap: str, sandbox_port: int) -> int:
         **os.environ,
         "IO_RELAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "IO_RELAY_IO__BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+        # A port of its own: a relay left running elsewhere may hold 9400.
+        "IO_RELAY_OBSERVABILITY__PORT": str(free_port()),
     }
     command = [*IO_RELAY, "run", "--config", str(CONFIG), "--exit-when-idle", str(IDLE_S)]
     RELAY_LOG.parent.mkdir(exist_ok=True)

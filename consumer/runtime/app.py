@@ -6,7 +6,7 @@ import asyncio
 import signal
 from contextlib import suppress
 
-from consumer.config import IoSettings, Settings
+from consumer.config import IoSettings, ObservabilitySettings, Settings
 from consumer.errors import ConfigurationError
 from consumer.events import EventTypes, FiscalCodePolicy
 from consumer.io import (
@@ -19,6 +19,7 @@ from consumer.io import (
     RetryPolicy,
     Timeouts,
 )
+from consumer.observability import Metrics, OperationsServer, readiness_problems
 from consumer.rules import Rule, RuleChecks, load_rules
 from consumer.runtime.commit import CommitPolicy
 from consumer.runtime.deliver import Deliverer, KeyGuard
@@ -82,19 +83,30 @@ def _check_services(settings: Settings, rules: list[Rule]) -> None:
         )
 
 
-async def run_relay(settings: Settings, until: StopWhen | None = None) -> None:
+async def run_relay(
+    settings: Settings, until: StopWhen | None = None, metrics: Metrics | None = None
+) -> None:
     """Run until SIGTERM/SIGINT (or idle, for a burst run); raise FatalError on a fatal fault."""
     types, rules = load_contracts(settings)
     _check_services(settings, rules)
-    client = io_client(settings.io)
+    metrics = metrics or Metrics()
+    metrics.expect(
+        topics=settings.kafka.input_topics,
+        event_types=types.known(),
+        rules=[(rule.name, rule.service) for rule in rules],
+        accounts=settings.io.accounts,
+    )
+    client = io_client(settings.io, observer=metrics)
     runtime = settings.runtime
     relay = Relay(
-        processor=EventProcessor(types, rules, deliverer(settings.io, client)),
+        processor=EventProcessor(types, rules, deliverer(settings.io, client), observer=metrics),
         sink=ReportSink(settings.kafka),
         commit_policy=CommitPolicy(runtime.commit_interval_s),
         limits=RelayLimits(
             runtime.max_in_flight, runtime.drain_timeout_s, runtime.shutdown_timeout_s
         ),
+        observer=metrics,
+        probe_interval_s=settings.observability.lag_interval_s,
     )
     relay.attach(
         KafkaSource(
@@ -108,7 +120,22 @@ async def run_relay(settings: Settings, until: StopWhen | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError):
             loop.add_signal_handler(signum, relay.stop)
+    operations = _operations_server(settings.observability, metrics, relay)
     try:
+        if operations:
+            await operations.start()
         await relay.run(until or StopWhen())
     finally:
+        if operations:
+            await operations.stop()
         await client.aclose()
+
+
+def _operations_server(
+    settings: ObservabilitySettings, metrics: Metrics, relay: Relay
+) -> OperationsServer | None:
+    if settings.port == 0:
+        return None
+    return OperationsServer(
+        settings.host, settings.port, metrics.registry, lambda: readiness_problems(relay.health())
+    )

@@ -9,7 +9,13 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
-from consumer.config import IoSettings, KafkaSettings, ServiceSettings, Settings
+from consumer.config import (
+    IoSettings,
+    KafkaSettings,
+    ObservabilitySettings,
+    ServiceSettings,
+    Settings,
+)
 from consumer.runtime import StopWhen, run_relay
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import consume_all, produce
@@ -39,6 +45,7 @@ def relay_settings(bootstrap: str, topics: dict[str, str], sandbox: Sandbox) -> 
         ),
         io=IoSettings(base_url=sandbox.base_url, services=services),
         rules=[EXAMPLES / "rules"],
+        observability=ObservabilitySettings(port=0),
     )
 
 
