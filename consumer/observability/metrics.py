@@ -206,15 +206,19 @@ class Metrics:
         self.events_in_flight.set(in_flight)
         self.partitions_assigned.set(assigned)
         self.partitions_paused.set(paused)
-        if assigned == 0 and self._lag_series:  # no probe runs without partitions
-            self.broker_probed({})
+        if assigned == 0:  # no probe runs without partitions: forget their lag here
+            self._forget_lag_except(set())
 
     def broker_probed(self, lag: Mapping[TopicPartition, int] | None) -> None:
         self.broker_reachable.set(0 if lag is None else 1)
         if lag is None:
             return  # the last known lag stays: a stale figure beats a gap at that moment
-        for gone in self._lag_series - lag.keys():
-            self.consumer_lag.remove(gone[0], str(gone[1]))
+        self._forget_lag_except(set(lag))
         for (topic, partition), behind in lag.items():
             self.consumer_lag.labels(topic, str(partition)).set(behind)
         self._lag_series = set(lag)
+
+    def _forget_lag_except(self, owned: set[TopicPartition]) -> None:
+        for gone in self._lag_series - owned:
+            self.consumer_lag.remove(gone[0], str(gone[1]))
+        self._lag_series &= owned

@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from consumer.config import load_settings
+from consumer.config import ObservabilitySettings, load_settings
 from consumer.errors import ConfigurationError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
@@ -77,3 +78,88 @@ def test_missing_key_variable_is_reported_when_the_key_is_read() -> None:
 
     with pytest.raises(ConfigurationError, match="IO_RELAY_TEST_SURELY_UNSET"):
         settings.subscription_key()
+
+
+# --- observability ---------------------------------------------------------------------------
+
+
+def test_observability_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOST", "PORT", "LOG_LEVEL", "LAG_INTERVAL_S"):
+        monkeypatch.delenv(f"IO_RELAY_OBSERVABILITY__{name}", raising=False)
+
+    observability = load_settings().observability
+
+    assert observability == ObservabilitySettings(
+        host="0.0.0.0", port=9400, log_level="INFO", lag_interval_s=10.0
+    )
+
+
+@pytest.mark.parametrize("port", [0, 1, 9400, 65535])
+def test_observability_port_takes_0_for_no_server_up_to_65535(port: int) -> None:
+    assert ObservabilitySettings(port=port).port == port
+
+
+@pytest.mark.parametrize("port", [-1, 65536])
+def test_observability_port_outside_0_65535_is_refused(port: int) -> None:
+    with pytest.raises(ValidationError, match="port"):
+        ObservabilitySettings(port=port)
+
+
+@pytest.mark.parametrize(
+    ("given", "level"),
+    [("debug", "DEBUG"), ("Info", "INFO"), ("WARNING", "WARNING"), ("error", "ERROR")],
+)
+def test_log_level_is_upper_cased(given: str, level: str) -> None:
+    assert ObservabilitySettings.model_validate({"log_level": given}).log_level == level
+
+
+@pytest.mark.parametrize("given", ["trace", "CRITICAL", "warn", ""])
+def test_log_level_is_one_of_four(given: str) -> None:
+    with pytest.raises(ValidationError, match="log_level"):
+        ObservabilitySettings.model_validate({"log_level": given})
+
+
+@pytest.mark.parametrize("interval", [0, -1.5])
+def test_lag_interval_must_be_positive(interval: float) -> None:
+    with pytest.raises(ValidationError, match="lag_interval_s"):
+        ObservabilitySettings(lag_interval_s=interval)
+
+
+def test_observability_section_is_read_from_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "observability: {host: 127.0.0.1, port: 0, log_level: warning, lag_interval_s: 2.5}\n"
+    )
+
+    observability = load_settings(config).observability
+
+    assert observability == ObservabilitySettings(
+        host="127.0.0.1", port=0, log_level="WARNING", lag_interval_s=2.5
+    )
+
+
+def test_environment_overrides_the_observability_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("observability: {host: 127.0.0.1, port: 9401, log_level: debug}\n")
+    monkeypatch.setenv("IO_RELAY_OBSERVABILITY__PORT", "9500")
+
+    observability = load_settings(config).observability
+
+    assert observability.port == 9500
+    assert (observability.host, observability.log_level) == ("127.0.0.1", "DEBUG")
+
+
+@pytest.mark.parametrize("port", ["ninety-four-hundred", "70000"])
+def test_an_invalid_observability_port_names_the_setting_and_its_variable(
+    monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    monkeypatch.setenv("IO_RELAY_OBSERVABILITY__PORT", port)
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(EXAMPLE)
+
+    message = str(caught.value)
+    assert "observability.port" in message
+    assert "IO_RELAY_OBSERVABILITY__PORT" in message
