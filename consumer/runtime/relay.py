@@ -40,6 +40,7 @@ from consumer.runtime.source import KafkaSource, Offsets
 log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.1
+_PROBE_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,9 @@ class Relay:
         self._observer = observer or NoRuntimeObserver()
         self._probe_interval_s = probe_interval_s
         self._probed_at: float | None = None
+        self._probe: asyncio.Task[None] | None = None
         self._broker_reachable: bool | None = None
+        self._answered_at: float | None = None
         # Where each partition stood when assigned: its lag before any record is done.
         self._assigned_at_offset: dict[TopicPartition, int] = {}
 
@@ -133,10 +136,17 @@ class Relay:
         failure = self._scheduler.failure
         return RelayHealth(
             assigned=len(self._source.assigned) if self._source else 0,
-            broker_reachable=self._broker_reachable,
+            broker_reachable=self._broker_answers(),
             stopping=self._stopping.is_set(),
             fault=str(failure) if isinstance(failure, FatalError) else None,
         )
+
+    def _broker_answers(self) -> bool | None:
+        """As of the last probe, unless even that is overdue (a probe stuck is no answer)."""
+        if self._broker_reachable is None or self._answered_at is None:
+            return self._broker_reachable
+        overdue = 2 * self._probe_interval_s + _PROBE_TIMEOUT_S
+        return self._broker_reachable and time.monotonic() - self._answered_at <= overdue
 
     def attach(self, source: KafkaSource) -> None:
         """Give the loop its source; separate because the source calls back into the relay."""
@@ -169,8 +179,9 @@ class Relay:
                 self._observer.loop_state(
                     self._scheduler.held, len(source.assigned), len(source.paused)
                 )
-                if self._probe_due():
-                    await self._probe_broker()
+                if self._probe_due():  # in the background: a silent broker takes seconds
+                    self._probed_at = time.monotonic()
+                    self._probe = asyncio.create_task(self._probe_broker(), name="broker-probe")
                 if self._commit_policy.due():
                     await source.commit_async(self._committable())
                     self._commit_policy.committed()
@@ -289,6 +300,10 @@ class Relay:
             await source.resume()
 
     def _probe_due(self) -> bool:
+        if not self._require_source().assigned:
+            return False
+        if self._probe is not None and not self._probe.done():
+            return False
         return (
             self._probed_at is None or time.monotonic() - self._probed_at >= self._probe_interval_s
         )
@@ -296,16 +311,22 @@ class Relay:
     async def _probe_broker(self) -> None:
         """Lag per owned partition, from the broker's high watermarks; None: no answer."""
         source = self._require_source()
-        if not source.assigned:
-            return
-        self._probed_at = time.monotonic()
-        marks = await source.watermarks(set(source.assigned))
+        marks = await source.watermarks(set(source.assigned), _PROBE_TIMEOUT_S)
+        if (marks is not None) != self._broker_reachable:
+            if marks is None:
+                log.warning("broker probe: no answer (readiness fails until it answers)")
+            elif self._broker_reachable is not None:
+                log.info("broker probe: answering again")
         self._broker_reachable = marks is not None
+        if marks is not None:
+            self._answered_at = time.monotonic()
         if marks is None:
             self._observer.broker_probed(None)
             return
         lag: dict[TopicPartition, int] = {}
         for partition, (low, high) in marks.items():
+            if partition not in source.assigned:  # revoked while the broker answered
+                continue
             position = self._offsets.position(partition)
             if position is None:
                 position = self._assigned_at_offset.get(partition, -1)
@@ -337,6 +358,8 @@ class Relay:
 
     async def _shut_down(self) -> None:
         source = self._require_source()
+        if self._probe is not None:
+            await self._probe
         finished = await self._scheduler.wait_idle(self._limits.shutdown_timeout_s)
         if not finished:
             abandoned = await self._scheduler.cancel()

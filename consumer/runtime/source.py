@@ -77,6 +77,9 @@ class KafkaSource:
         self._config = consumer_config(settings, max_poll_interval_ms)
         self._consumer = Consumer(self._config)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-poll")
+        self._probe_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe")
+        self._prober: Consumer | None = None
+        self._group_id = settings.group_id
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_assign = on_assign
         self._on_revoke = on_revoke
@@ -168,27 +171,34 @@ class KafkaSource:
         self, partitions: set[TopicPartition], timeout_s: float = 2.0
     ) -> dict[TopicPartition, tuple[int, int]] | None:
         """Low and high watermark of each partition, asked of the broker; None if it did not
-        answer (the first failure ends the probe: the poll thread is not held longer)."""
-        found: dict[TopicPartition, tuple[int, int]] | None = await self._in_thread(
-            self._watermarks, sorted(partitions), timeout_s
+        answer within `timeout_s`.
+
+        On a thread of its own: a broker that does not answer holds the probe for seconds,
+        and must not hold polling, pausing and commits with it.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._probe_thread, self._watermarks, sorted(partitions), timeout_s
         )
-        return found
 
     def _watermarks(
         self, partitions: list[TopicPartition], timeout_s: float
     ) -> dict[TopicPartition, tuple[int, int]] | None:
+        # A client of its own, never subscribed: queries through the group's consumer slowed
+        # its recovery after a broker outage fourfold, and the admin client's ListOffsets
+        # kept a stale leader epoch after a broker restart and never answered again.
+        if self._prober is None:
+            self._prober = Consumer({**self.client_config, "group.id": f"{self._group_id}.probe"})
         found: dict[TopicPartition, tuple[int, int]] = {}
         for topic, partition in partitions:
             try:
-                marks = self._consumer.get_watermark_offsets(
+                low, high = self._prober.get_watermark_offsets(
                     KafkaPartition(topic, partition), timeout=timeout_s, cached=False
                 )
             except KafkaException as exc:
-                log.warning("kafka: broker probe failed: %s", exc)
+                log.debug("kafka: broker probe failed: %s", exc)
                 return None
-            if marks is None:
-                return None
-            found[(topic, partition)] = (marks[0], marks[1])
+            found[(topic, partition)] = (low, high)
         return found
 
     def committed(
@@ -200,6 +210,9 @@ class KafkaSource:
 
     async def close(self) -> None:
         try:
+            self._probe_thread.shutdown(wait=True)
+            if self._prober is not None:
+                self._prober.close()
             await self._in_thread(self._consumer.close)
         finally:
             self._thread.shutdown(wait=False)

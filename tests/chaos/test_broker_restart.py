@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
@@ -132,8 +133,10 @@ def test_a_broker_restart_mid_run_loses_nothing_and_sends_nothing_twice(
         group=f"relay-{topics.events}",
         base_url=sandbox.base_url,
         max_in_flight=MAX_IN_FLIGHT,
+        metrics_port=(metrics_port := _free_ports(1)[0]),
     )
     relay = start_relay(config)
+    readyz = f"http://127.0.0.1:{metrics_port}/readyz"
     wait_until(
         lambda: status_count(bootstrap, topics.status) >= EVENTS // 3,
         timeout=PHASE_BOUND_S,
@@ -146,7 +149,14 @@ def test_a_broker_restart_mid_run_loses_nothing_and_sends_nothing_twice(
     stopping = time.time()
     own_broker.down()
     stopped = time.time()
-    time.sleep(DOWN_FOR_S)
+    # Readiness follows the broker: the probe (every second here) stops getting answers.
+    unready = []
+    while time.time() - stopped < DOWN_FOR_S:
+        answer = httpx.get(readyz, timeout=5)
+        if answer.status_code == 503:
+            unready.append(answer.json()["problems"])
+        time.sleep(0.5)
+    assert ["broker did not answer the last probe"] in unready
     accepted_while_down = len(sandbox.messages()) - accepted_before
     assert relay.running, "the relay must ride out a broker restart"
     own_broker.up()
@@ -154,6 +164,12 @@ def test_a_broker_restart_mid_run_loses_nothing_and_sends_nothing_twice(
 
     wait_for_terminal(
         bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[relay]
+    )
+    ready_again_s = wait_until(
+        lambda: httpx.get(readyz, timeout=5).status_code == 200,
+        timeout=PHASE_BOUND_S,
+        what="/readyz 200 once the broker is back",
+        watch=[relay],
     )
     relay.terminate()
     code = relay.wait(60)
@@ -174,6 +190,8 @@ def test_a_broker_restart_mid_run_loses_nothing_and_sends_nothing_twice(
             "duplicate_records": check.duplicate_records,
             "rebalances": len(relay.messages("partitions assigned")) - 1,
             "recover_s": last_status_at(statuses) - back,
+            "unready_answers_while_down": len(unready),
+            "ready_again_after_last_status_s": ready_again_s,
         },
     )
     assert code == 0
