@@ -12,7 +12,12 @@ from typing import Any
 from consumer.io.models import FISCAL_CODE_PATTERN
 
 _FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN.strip("^$"))
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn adds `color_message`, the same text with terminal colours: noise in JSON.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def mask_fiscal_code(code: str) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import signal
 from contextlib import suppress
 
-from consumer.config import IoSettings, ObservabilitySettings, Settings
+from consumer.config import IoSettings, ObservabilitySettings, RuntimeSettings, Settings
 from consumer.errors import ConfigurationError
 from consumer.events import EventTypes, FiscalCodePolicy
 from consumer.io import (
@@ -96,34 +96,38 @@ async def run_relay(
         rules=[(rule.name, rule.service) for rule in rules],
         accounts=settings.io.accounts,
     )
+    # Serving /healthz from the start: a broker slow to answer at start-up is "alive, not
+    # ready" to the orchestrator, not a silent process.
+    started: list[Relay] = []
+    operations = _operations_server(settings.observability, metrics, started)
     client = io_client(settings.io, observer=metrics)
-    runtime = settings.runtime
-    relay = Relay(
-        processor=EventProcessor(types, rules, deliverer(settings.io, client), observer=metrics),
-        sink=ReportSink(settings.kafka),
-        commit_policy=CommitPolicy(runtime.commit_interval_s),
-        limits=RelayLimits(
-            runtime.max_in_flight, runtime.drain_timeout_s, runtime.shutdown_timeout_s
-        ),
-        observer=metrics,
-        probe_interval_s=settings.observability.lag_interval_s,
-    )
-    relay.attach(
-        KafkaSource(
-            settings.kafka,
-            on_assign=relay.on_assign,
-            on_revoke=relay.on_revoke,
-            rebalance_timeout_s=runtime.drain_timeout_s + 30,
-        )
-    )
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with suppress(NotImplementedError):
-            loop.add_signal_handler(signum, relay.stop)
-    operations = _operations_server(settings.observability, metrics, relay)
     try:
         if operations:
             await operations.start()
+        relay = Relay(
+            processor=EventProcessor(
+                types, rules, deliverer(settings.io, client), observer=metrics
+            ),
+            # Asks the broker for the status topic: off the loop, which keeps serving probes.
+            sink=await asyncio.to_thread(ReportSink, settings.kafka),
+            commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
+            limits=_limits(settings.runtime),
+            observer=metrics,
+            probe_interval_s=settings.observability.lag_interval_s,
+        )
+        relay.attach(
+            KafkaSource(
+                settings.kafka,
+                on_assign=relay.on_assign,
+                on_revoke=relay.on_revoke,
+                rebalance_timeout_s=settings.runtime.drain_timeout_s + 30,
+            )
+        )
+        started.append(relay)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError):
+                loop.add_signal_handler(signum, relay.stop)
         await relay.run(until or StopWhen())
     finally:
         if operations:
@@ -131,11 +135,19 @@ async def run_relay(
         await client.aclose()
 
 
+def _limits(runtime: RuntimeSettings) -> RelayLimits:
+    return RelayLimits(runtime.max_in_flight, runtime.drain_timeout_s, runtime.shutdown_timeout_s)
+
+
 def _operations_server(
-    settings: ObservabilitySettings, metrics: Metrics, relay: Relay
+    settings: ObservabilitySettings, metrics: Metrics, started: list[Relay]
 ) -> OperationsServer | None:
     if settings.port == 0:
         return None
-    return OperationsServer(
-        settings.host, settings.port, metrics.registry, lambda: readiness_problems(relay.health())
-    )
+
+    def readiness() -> list[str]:
+        if not started:
+            return ["starting: waiting for the broker to describe the status topic"]
+        return readiness_problems(started[0].health())
+
+    return OperationsServer(settings.host, settings.port, metrics.registry, readiness)

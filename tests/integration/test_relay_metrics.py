@@ -207,3 +207,35 @@ def test_probes_and_metrics_over_http_while_running(
     assert relay.wait(timeout=60) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/healthz", timeout=5)
+
+
+def test_alive_but_not_ready_while_the_broker_does_not_answer_at_start(
+    start_relay: RelayFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    dead_broker = f"127.0.0.1:{free_port()}"
+    config = write_relay_config(
+        tmp_path / "relay.yaml",
+        bootstrap=dead_broker,
+        topics=RelayTopics("events", "status", "dlq"),
+        group="relay-without-broker",
+        base_url="http://127.0.0.1:9",
+        metrics_port=port,
+    )
+    relay = start_relay(config)
+    base = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(answering, timeout=30, what="/healthz answering", watch=[relay])
+    ready = httpx.get(f"{base}/readyz", timeout=5)
+    assert ready.status_code == 503
+    assert ready.json()["problems"] == [
+        "starting: waiting for the broker to describe the status topic"
+    ]
+    relay.terminate()
+    relay.wait(timeout=30)
