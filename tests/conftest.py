@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.sandbox", "tests.fixtures.relay"]
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.relay",
+    "tests.fixtures.prometheus",
+]
