@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -511,3 +512,15 @@ def test_no_label_ever_carries_a_fiscal_code_or_an_id(
     assert not [label for label in values if CODE_ANYWHERE.search(label)]
     ids = {record.event_id for record in statuses} | {record.io_message_id for record in statuses}
     assert not values & ids
+
+
+def test_every_metric_is_documented_in_the_readme_and_nothing_else_is() -> None:
+    """The README's table is the operators' contract: it must name exactly what is exported."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(io_relay_\w+)`", readme, flags=re.MULTILINE))
+    exported = {
+        f"{family.name}_total" if family.type == "counter" else family.name
+        for family in Metrics(CollectorRegistry()).registry.collect()
+        if family.name.startswith("io_relay_")
+    }
+    assert documented == exported
