@@ -7,9 +7,10 @@
     commit      the contiguous done prefix of each partition, at an interval, on revoke and
                 at shutdown, with the ledger's replay point in the metadata
 
-When `max_in_flight` records are held (IO slow, throttled or down), the assigned partitions
-are paused and polling goes on, so the group never sees a silent member; they resume when
-half the room is free. A record that arrives for a paused partition is rewound, not held.
+When `max_in_flight` records are held, the loop waits for one to finish before polling
+again. Held for over a second (IO slow, throttled or down), the assigned partitions are
+paused and polling goes on, so the group never sees a silent member; they resume when half
+the room is free. A record that arrives for a paused partition is rewound, not held.
 
 Every `probe_interval_s` the broker is asked for the owned partitions' watermarks: the lag
 (high watermark minus the done prefix) and whether the broker answers at all, for metrics
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.1
 _PROBE_TIMEOUT_S = 2.0
+_STATE_EVERY_S = 0.25
+# Full with no room for this long: pause the partitions and keep polling (the group must
+# hear from us).
+_PAUSE_AFTER_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,7 @@ class Relay:
         # The next offset each partition should hand over: older ones were handed over before.
         self._expected: dict[TopicPartition, int] = {}
         self._rewound_to: dict[TopicPartition, int] = {}
+        self._state_reported_at = 0.0
         self._source: KafkaSource | None = None
         self._observer = observer or NoRuntimeObserver()
         self._probe_interval_s = probe_interval_s
@@ -167,7 +173,10 @@ class Relay:
                 if self._scheduler.failure is not None:
                     raise self._scheduler.failure
                 room = self._limits.max_in_flight - self._scheduler.held
-                records = await source.poll(_POLL_TIMEOUT_S, room)
+                # Full and not paused: no poll, the backpressure step below waits for room.
+                # Paused: poll on (nothing comes), so the group keeps hearing from us.
+                polling = room > 0 or bool(source.paused)
+                records = await source.poll(_POLL_TIMEOUT_S, room) if polling else []
                 for record in records:
                     await self._take(record)
                 if records or source.paused:  # paused: the quiet starts again at resume
@@ -176,9 +185,7 @@ class Relay:
                     log.info("idle: stopping", extra={"idle_for_s": until.idle_for_s})
                     break
                 await self._apply_backpressure()
-                self._observer.loop_state(
-                    self._scheduler.held, len(source.assigned), len(source.paused)
-                )
+                self._report_state()
                 if self._probe_due():  # in the background: a silent broker takes seconds
                     self._probed_at = time.monotonic()
                     self._probe = asyncio.create_task(self._probe_broker(), name="broker-probe")
@@ -280,7 +287,9 @@ class Relay:
             processed.invalid.stage if processed.invalid else None,
         )
         for status in processed.statuses:
-            log.info(
+            # Most events of a busy topic are no one's business: SKIPPED only at DEBUG.
+            log.log(
+                logging.DEBUG if status.outcome is Outcome.SKIPPED else logging.INFO,
                 "event handled",
                 extra={
                     "event_id": status.event_id,
@@ -293,11 +302,38 @@ class Relay:
         self._progress.set()
 
     async def _apply_backpressure(self) -> None:
+        """Full: wait for room without polling; no room for `_PAUSE_AFTER_S`, pause.
+
+        Pausing is for stalls only: librdkafka drops a paused partition's fetched records,
+        and the fetch after the resume costs about half a second (measured: pausing at
+        every fill capped the relay at twice max_in_flight events a second).
+        """
         source = self._require_source()
-        if self._scheduler.full:
-            await source.pause(set(source.assigned))
-        elif source.paused and self._scheduler.held <= self._limits.max_in_flight // 2:
-            await source.resume()
+        if not self._scheduler.full:
+            if source.paused and self._scheduler.held <= self._limits.max_in_flight // 2:
+                await source.resume()
+            return
+        if source.paused or await self._room_within(_PAUSE_AFTER_S):
+            return
+        await source.pause(set(source.assigned))
+
+    async def _room_within(self, timeout_s: float) -> bool:
+        """Until a quarter of the room is free, or the timeout: polling for every single free
+        slot would spend the loop on itself."""
+        enough = self._limits.max_in_flight - max(1, self._limits.max_in_flight // 4)
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._scheduler.wait_until_held_at_most(enough)
+        return not self._scheduler.full
+
+    def _report_state(self) -> None:
+        """At most every `_STATE_EVERY_S`: a scrape every few seconds needs no more."""
+        now = time.monotonic()
+        if now - self._state_reported_at < _STATE_EVERY_S:
+            return
+        self._state_reported_at = now
+        source = self._require_source()
+        self._observer.loop_state(self._scheduler.held, len(source.assigned), len(source.paused))
 
     def _probe_due(self) -> bool:
         if not self._require_source().assigned:

@@ -34,6 +34,7 @@ class KeyedScheduler:
         self._failure: BaseException | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._released = asyncio.Event()
 
     @property
     def held(self) -> int:
@@ -68,6 +69,12 @@ class KeyedScheduler:
             return False
         return True
 
+    async def wait_until_held_at_most(self, count: int) -> None:
+        """Until no more than `count` jobs are held (wake-ups come after the count drops)."""
+        while self._held > count:
+            self._released.clear()
+            await self._released.wait()
+
     async def cancel(self, which: Callable[[Lane], bool] = lambda _: True) -> int:
         """Abandon the jobs of the lanes `which` picks, running or waiting; return how many."""
         chosen = [key for key in self._lanes if which(key)]
@@ -77,6 +84,7 @@ class KeyedScheduler:
             dropped += len(waiting)
             self._held -= len(waiting)
             waiting.clear()
+        self._released.set()
         running = [task for key, task in self._running.items() if key in chosen]
         for task in running:
             task.cancel()
@@ -96,6 +104,7 @@ class KeyedScheduler:
             # Kept, and raised by the loop: a job must not vanish silently.
             self._failure = self._failure or task.exception()
         self._held -= 1
+        self._released.set()
         self._next(key)
 
     def _next(self, key: Lane) -> None:
