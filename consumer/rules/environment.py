@@ -8,7 +8,9 @@ an event value can never become a link or markup, only a helper like `link` can.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -22,12 +24,24 @@ class Environments:
     markdown: ImmutableSandboxedEnvironment
 
 
+class _RuleEnvironment(ImmutableSandboxedEnvironment):
+    """Templates see the globals as one flat dict, copied when compiled.
+
+    Jinja hands each template a ChainMap over the environment's globals so later changes
+    show through; ours never change after the build, and flattening a ChainMap at every
+    render was a fifth of the time of routing an event (measured with py-spy).
+    """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def build_environments() -> Environments:
     return Environments(text=_environment(), markdown=_environment(markdown=True))
 
 
 def _environment(*, markdown: bool = False) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _RuleEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
