@@ -133,6 +133,7 @@ class Metrics:
         )
         self.build_info.labels(_package_version(), platform.python_version()).set(1)
         self._lag_series: set[TopicPartition] = set()
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         for endpoint in get_args(Endpoint):
             self.io_call_duration.labels(endpoint)
             for reason in get_args(RetryReason):
@@ -187,14 +188,22 @@ class Metrics:
         statuses: Sequence[StatusRecord],
         dead_letter_stage: str | None,
     ) -> None:
-        self.events_consumed.labels(topic, event_type or UNDECODED).inc()
+        self._child(self.events_consumed, topic, event_type or UNDECODED).inc()
         for status in statuses:
             rule, service = status.rule or NO_RULE, status.service or NO_RULE
-            self.outcomes.labels(rule, service, status.outcome.value).inc()
+            self._child(self.outcomes, rule, service, status.outcome.value).inc()
             if status.outcome is Outcome.SUBMITTED:
                 self.last_submit.set(time.time())
         if dead_letter_stage is not None:
             self.dlq_records.labels(topic, dead_letter_stage).inc()
+
+    def _child(self, metric: Counter, *labels: str) -> Counter:
+        """`metric.labels(...)`, remembered: per event, the lookup was most of the cost."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def delivery_postponed(self, service: str) -> None:
         self.deliveries_postponed.labels(service).inc()

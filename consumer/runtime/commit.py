@@ -6,6 +6,7 @@ An offset is safe once its record and every record before it in the partition ar
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ class _PartitionProgress:
     next_to_commit: int
     highest_seen: int
     in_flight: set[int] = field(default_factory=set)
+    # The same offsets as a heap, done ones dropped lazily: the oldest in O(log n).
+    oldest: list[int] = field(default_factory=list)
 
 
 class OffsetTracker:
@@ -34,13 +37,17 @@ class OffsetTracker:
         progress = self._partitions.setdefault(partition, _PartitionProgress(offset, offset))
         progress.highest_seen = max(progress.highest_seen, offset)
         progress.in_flight.add(offset)
+        heapq.heappush(progress.oldest, offset)
 
     def done(self, partition: TopicPartition, offset: int) -> None:
         progress = self._partitions.get(partition)
         if progress is None:  # revoked meanwhile: its work is someone else's now
             return
         progress.in_flight.discard(offset)
-        position = min(progress.in_flight) if progress.in_flight else progress.highest_seen + 1
+        oldest = progress.oldest
+        while oldest and oldest[0] not in progress.in_flight:
+            heapq.heappop(oldest)
+        position = oldest[0] if oldest else progress.highest_seen + 1
         if position != progress.next_to_commit:
             progress.next_to_commit = position
             self._dirty.add(partition)

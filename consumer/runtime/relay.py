@@ -259,7 +259,7 @@ class Relay:
             del self._rewound_to[partition]
         elif record.offset < self._expected.get(partition, record.offset):
             return
-        if partition in source.paused or partition not in source.assigned or self._scheduler.full:
+        if not source.takes(partition) or self._scheduler.full:
             await source.rewind(record)
             self._rewound_to[partition] = record.offset
             return

@@ -103,6 +103,12 @@ class KafkaSource:
     def paused(self) -> frozenset[TopicPartition]:
         return frozenset(self._paused)
 
+    def takes(self, partition: TopicPartition) -> bool:
+        """Whether a record of `partition` may be handled now: assigned and not paused.
+
+        Per record, so no copy of the sets is made."""
+        return partition in self._assigned and partition not in self._paused
+
     @property
     def assignment_changed_at(self) -> float:
         """When partitions last came or went (monotonic clock): a fresh partition is not idle."""
