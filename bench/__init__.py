@@ -1,0 +1,1 @@
+"""Benchmarks: run them as modules (`python -m bench.<name>`) or all with `make bench`."""

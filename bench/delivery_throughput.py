@@ -1,0 +1,132 @@
+"""Delivery throughput: every event submitted, with IO's rate limit off and 20 ms of latency.
+
+20,000 TARI notices, each for its own citizen (so every one costs a profile check and a
+submit), wait in a 4-partition topic; the sandbox answers every call after 20 ms. Printed:
+events/s and IO calls/s (target ≥ 1,000 on a 2-core machine with broker and sandbox on it).
+Then the latency from an event's timestamp to its status record's, with events arriving at
+a steady rate the relay keeps up with (a backlog would only measure its own length).
+
+    .venv/bin/python -m bench.delivery_throughput [--events 20000] [--paced-per-s 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.harness import (
+    Read,
+    Row,
+    Topics,
+    broker,
+    calls,
+    delete_topics,
+    new_topics,
+    percentile,
+    produce,
+    produce_paced,
+    rate,
+    read_all,
+    relay_config,
+    run_relay,
+    sandbox,
+    sandbox_stats,
+    tari_notice,
+)
+
+PARTITIONS = 4
+LATENCY_MS = 20
+TARGET_CALLS = 1_000
+
+
+def _outcomes(statuses: Sequence[Read]) -> Counter[str]:
+    return Counter(json.loads(s.value)["outcome"] for s in statuses)
+
+
+def _latencies_ms(events: Sequence[Read], statuses: Sequence[Read]) -> list[float]:
+    """Status create time minus its event's create time, matched by input position."""
+    created = {(e.partition, e.offset): e.timestamp_ms for e in events}
+    latencies = []
+    for status in statuses:
+        position = json.loads(status.value)["input"]
+        event_ms = created.get((position["partition"], position["offset"]))
+        if event_ms is not None:
+            latencies.append(float(status.timestamp_ms - event_ms))
+    return latencies
+
+
+def throughput(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -> list[Row]:
+    topics = new_topics(bootstrap, "delivery", PARTITIONS)
+    try:
+        produce(bootstrap, topics.events, (tari_notice(i, i) for i in range(events)))
+        with sandbox(workdir, events, latency_ms=LATENCY_MS) as base_url:
+            config = relay_config(
+                workdir / "relay.yaml", bootstrap, topics, base_url, max_in_flight=max_in_flight
+            )
+            run = run_relay(config, workdir / "relay.log")
+            stats = sandbox_stats(base_url)
+        statuses = read_all(bootstrap, topics.status, events)
+    finally:
+        delete_topics(bootstrap, topics)
+    assert _outcomes(statuses) == {"SUBMITTED": events}, _outcomes(statuses)
+    per_s = rate(len(statuses), [s.timestamp_ms for s in statuses])
+    call_count = calls(stats)
+    calls_per_s = per_s * call_count / events
+    name = f"delivery: {events:,} events, {LATENCY_MS} ms IO latency"
+    met = calls_per_s >= TARGET_CALLS
+    return [
+        Row(name, "events/s", f"{per_s:,.0f}"),
+        Row(name, "IO calls/s", f"{calls_per_s:,.0f}", f"≥ {TARGET_CALLS:,}", met),
+        Row(name, "IO calls per event", f"{call_count / events:.2f}"),
+        Row(name, "io-relay peak RSS", f"{run.peak_rss / 2**20:.0f} MB"),
+    ]
+
+
+def latency(bootstrap: str, workdir: Path, per_s: float, seconds: float) -> list[Row]:
+    count = int(per_s * seconds)
+    topics: Topics = new_topics(bootstrap, "latency", PARTITIONS)
+    records = [tari_notice(i, i) for i in range(count)]
+    try:
+        with sandbox(workdir, count, latency_ms=LATENCY_MS) as base_url:
+            config = relay_config(workdir / "paced.yaml", bootstrap, topics, base_url)
+            run_relay(
+                config,
+                workdir / "paced.log",
+                while_running=lambda: produce_paced(bootstrap, topics.events, records, per_s),
+            )
+        events = read_all(bootstrap, topics.events, count)
+        statuses = read_all(bootstrap, topics.status, count)
+    finally:
+        delete_topics(bootstrap, topics)
+    latencies = _latencies_ms(events, statuses)
+    assert len(latencies) == count, f"{len(latencies)} of {count} events matched"
+    name = f"delivery latency: {per_s:,.0f} events/s for {seconds:.0f} s"
+    return [
+        Row(name, "event → status record p50", f"{percentile(latencies, 0.5):,.0f} ms"),
+        Row(name, "event → status record p99", f"{percentile(latencies, 0.99):,.0f} ms"),
+    ]
+
+
+def measure(events: int, paced_per_s: float, max_in_flight: int) -> list[Row]:
+    bootstrap = broker()
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as workdir:
+        rows = throughput(bootstrap, Path(workdir), events, max_in_flight)
+        return rows + latency(bootstrap, Path(workdir), paced_per_s, 10.0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--paced-per-s", type=float, default=200.0)
+    parser.add_argument("--max-in-flight", type=int, default=256)
+    options = parser.parse_args(argv)
+    for row in measure(options.events, options.paced_per_s, options.max_in_flight):
+        print(f"{row.figure:<36} {row.value:>18}  {row.target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""`make bench`: every relay benchmark, one table, also written to docs/benchmarks.md.
+
+Starts the local broker (deploy/local/kafka.sh) and, per scenario, the IO sandbox; runs the
+sequential baseline on the delivery and goodput scenarios so io-relay's figures read as
+ratios against it. About 12 minutes with the issue's sizes; `--quick` runs each at a tenth
+to check the machinery.
+
+    .venv/bin/python -m bench.run_all [--quick] [--only filter,delivery,goodput,backlog]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import backlog, delivery_throughput, filter_throughput, goodput
+from bench.harness import REPO, Row, broker, cores
+from bench.sequential_baseline import BaselineRun, run_baseline
+
+DOC = REPO / "docs" / "benchmarks.md"
+TEMPLATE = Path(__file__).with_name("benchmarks.template.md")
+BASELINE_EVENTS = 600
+CALLS, PERIOD_S = goodput.CALLS, goodput.PERIOD_S
+
+
+def _baseline_rows(scenario: str, run: BaselineRun, rate_limited: bool) -> list[Row]:
+    name = f"baseline (sequential): {scenario}"
+    rows = [
+        Row(name, "events/s", f"{run.events_per_s:,.1f}"),
+        Row(name, "IO calls/s", f"{run.calls_per_s:,.1f}"),
+    ]
+    if rate_limited:
+        accepted = run.calls - run.rate_limited
+        share = (accepted - CALLS) / run.seconds / (CALLS / PERIOD_S)
+        rows += [
+            Row(name, "share of the allowed call rate", f"{share:.1%}"),
+            Row(name, "calls answered 429", f"{run.rate_limited / run.calls:.2%}"),
+        ]
+    return rows
+
+
+def _ratio(rows: list[Row], figure: str, baseline: list[Row], label: str) -> Row:
+    def number(found: list[Row]) -> float:
+        text = next(r.value for r in found if r.figure == figure)
+        return float(text.split()[0].rstrip("%").replace(",", ""))
+
+    return Row(rows[0].scenario, label, f"{number(rows) / number(baseline):,.1f} x")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of each size")
+    parser.add_argument("--only", default="filter,delivery,goodput,backlog")
+    options = parser.parse_args(argv)
+    scale = 10 if options.quick else 1
+    wanted = set(options.only.split(","))
+    rows: list[Row] = []
+    bootstrap = broker()
+
+    def section(name: str, run: Callable[[], list[Row]]) -> None:
+        if name in wanted:
+            found = run()
+            rows.extend(found)
+            _print(found)
+
+    section("filter", lambda: filter_throughput.measure(200_000 // scale, 256))
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        if "delivery" in wanted:
+            relay = delivery_throughput.measure(20_000 // scale, 200.0, 256)
+            base = _baseline_rows(
+                "delivery",
+                run_baseline(bootstrap, Path(workdir), BASELINE_EVENTS // scale,
+                             rate_limit="off", latency_ms=delivery_throughput.LATENCY_MS),
+                rate_limited=False,
+            )  # fmt: skip
+            found = [
+                *relay,
+                *base,
+                _ratio(relay, "events/s", base[:1], "events/s against the baseline"),
+            ]
+            rows.extend(found)
+            _print(found)
+        if "goodput" in wanted:
+            relay = goodput.measure(5_000 // scale, 1_000 // scale)
+            base = _baseline_rows(
+                "goodput",
+                run_baseline(bootstrap, Path(workdir), BASELINE_EVENTS // scale,
+                             rate_limit=f"{CALLS}/{PERIOD_S}s", latency_ms=goodput.LATENCY_MS),
+                rate_limited=True,
+            )  # fmt: skip
+            found = [
+                *relay,
+                *base,
+                _ratio(
+                    relay, "share of the allowed call rate", base[2:3], "share against the baseline"
+                ),
+            ]
+            rows.extend(found)
+            _print(found)
+    section("backlog", lambda: backlog.measure(1_000_000 // scale))
+    _write(rows, options.quick)
+
+
+def _print(rows: Sequence[Row]) -> None:
+    for row in rows:
+        verdict = "" if row.met is None else ("met" if row.met else "NOT MET")
+        print(
+            f"{row.scenario[:44]:<44} {row.figure:<34} {row.value:>26} {row.target:>10} {verdict}"
+        )
+
+
+def _table(rows: Sequence[Row]) -> str:
+    lines = ["| scenario | figure | value | target | |", "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        verdict = "" if row.met is None else ("met" if row.met else "**not met**")
+        lines.append(f"| {row.scenario} | {row.figure} | {row.value} | {row.target} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _write(rows: Sequence[Row], quick: bool) -> None:
+    machine = f"{cores()} cores, {platform.machine()}, Python {platform.python_version()}"
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    kind = "quick run (a tenth of each size)" if quick else "full run"
+    DOC.parent.mkdir(exist_ok=True)
+    template = TEMPLATE.read_text(encoding="utf-8")
+    DOC.write_text(
+        template.format(machine=machine, when=when, kind=kind, table=_table(rows)),
+        encoding="utf-8",
+    )
+    print(f"\n{machine}; written to {DOC.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
