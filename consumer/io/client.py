@@ -17,6 +17,7 @@ citizen receives a message twice; `RETRY` sends it again and accepts that risk.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ RETRY_AFTER_HEADERS = ("x-rate-limit-retry-after", "retry-after")
 REMAINING_HEADER = "x-rate-limit-remaining"
 # Gateway answers that may come after IO's backend acted on the request.
 _AMBIGUOUS_STATUSES = frozenset({502, 504})
+# 64 connections to IO in all, in pools small enough for httpcore to scan cheaply.
+_POOLS, _CONNECTIONS_PER_POOL = 16, 4
 
 
 class LostSubmit(StrEnum):
@@ -156,17 +159,27 @@ class IoClient:
         # Idle connections are closed here before a server's usual 5 s keep-alive closes them:
         # a submit sent on a connection the server is closing loses its answer (UNKNOWN).
         limits = httpx.Limits(
-            max_connections=64, max_keepalive_connections=64, keepalive_expiry=4.0
+            max_connections=_CONNECTIONS_PER_POOL,
+            max_keepalive_connections=_CONNECTIONS_PER_POOL,
+            keepalive_expiry=4.0,
         )
-        self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, limits=limits, transport=transport
-        )
+        # Several small pools, not one large one: httpcore checks every connection of a pool
+        # (a getpeername and a poll syscall each) whenever a request waits or ends, so one
+        # pool of 64 spent most of io-relay's CPU at a few hundred calls a second.
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=base_url, timeout=timeout, limits=limits, transport=transport
+            )
+            for _ in range(1 if transport else _POOLS)
+        ]
+        self._next_pool = itertools.cycle(self._pools)
         self._retry = retry or RetryPolicy()
         self._lost_submit = lost_submit
         self._observer = observer or NoObserver()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     async def get_profile(self, service: IoService, fiscal_code: str) -> ProfileOutcome:
         body = {"fiscal_code": fiscal_code}
@@ -282,7 +295,8 @@ class IoClient:
         reached_io = True  # unless shown otherwise, the gateway may have counted the call
         try:
             async with asyncio.timeout(self._timeouts.total_s):
-                response = await self._http.request(method, path, json=body, headers=headers)
+                http = next(self._next_pool)
+                response = await http.request(method, path, json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             reached_io = False
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)

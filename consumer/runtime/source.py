@@ -44,6 +44,9 @@ _BATCH = 500
 
 def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[str, Any]:
     return {
+        # librdkafka prefetches up to 64 MB by default; 16 MB is seconds of work at full speed
+        # and keeps a replica facing a large backlog well under its memory limit.
+        "queued.max.messages.kbytes": 16_384,
         **settings.client,
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": settings.group_id,
