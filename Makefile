@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: install demo test lint format sandbox bench-sandbox kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint format sandbox bench bench-sandbox kafka-up kafka-down kafka-status clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("io-relay needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -37,6 +37,9 @@ format: install
 
 sandbox: install  ## the IO sandbox on :8080 with the demo's citizens
 	$(BIN)/io-relay sandbox --profiles examples/profiles.yaml
+
+bench: install kafka-up  ## every relay benchmark: one table, also written to docs/benchmarks.md
+	$(BIN)/python -m bench.run_all
 
 bench-sandbox: install  ## requests/s of the sandbox on one core
 	$(BIN)/python bench/sandbox_throughput.py
