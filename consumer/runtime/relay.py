@@ -75,7 +75,9 @@ class RelayHealth:
 
 @dataclass
 class WindowStats:
-    """Seconds from IO's 201 to the status record's acknowledgement (the last 10,000)."""
+    """Seconds from IO's 201 to the status record's acknowledgement (the last 10,000): a
+    crash inside this window is the one way a message can be sent twice. Logged at
+    shutdown; the histogram io_relay_double_send_window_seconds has it live."""
 
     count: int = 0
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
@@ -131,12 +133,6 @@ class Relay:
     @property
     def ledger(self) -> Ledger:
         return self._ledger
-
-    @property
-    def window(self) -> WindowStats:
-        """From IO's 201 to Kafka's acknowledgement of the status record: a crash inside it
-        is the one way a message can be sent twice."""
-        return self._window
 
     def health(self) -> RelayHealth:
         failure = self._scheduler.failure
