@@ -79,7 +79,7 @@ class SandboxApp:
         """The answer, or None when the connection was dropped instead."""
         admin = self._admin.match(request.method, request.path)
         if admin is not None:
-            return admin.route.target(request)
+            return admin.route.target(request, admin.params)
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         api = self._api.match(request.method, request.path)

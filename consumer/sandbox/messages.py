@@ -3,7 +3,8 @@
 IO processes a message asynchronously: it is ACCEPTED at first, then PROCESSED (stored in the
 citizen's inbox) or REJECTED (no profile, or the citizen blocked the service). The sandbox
 decides the outcome when the message arrives and reveals it once the processing delay has
-passed, so no background task is needed.
+passed, so no background task is needed. Tests move a message further by hand (`mark`): to
+REJECTED, and for ADVANCED messages to READ (or UNAVAILABLE) and PAID.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ class StoredMessage:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """What a test says IO later learnt of a message: its outcome, whether the citizen read
+    it, whether the notice was paid. Unset fields keep the sandbox's own answer."""
+
+    status: MessageStatus | None = None
+    read_status: ReadStatus | None = None
+    payment_status: PaymentStatus | None = None
+
+
+class MarkRefused(ValueError):
+    """The mark cannot apply to this message (read or payment status of a non-ADVANCED one)."""
+
+
 class MessageStore:
     """Every accepted message, for the life of the process or until `clear()`."""
 
@@ -65,6 +80,7 @@ class MessageStore:
         self._monotonic = monotonic
         self._wall_clock = wall_clock
         self._messages: dict[str, StoredMessage] = {}
+        self._marks: dict[str, Marks] = {}
 
     def add(
         self, caller: Caller, message: NewMessage, raw_body: bytes, *, deliverable: bool
@@ -89,7 +105,28 @@ class MessageStore:
             return None
         return stored if stored.caller.service == service else None
 
+    def get(self, message_id: str) -> StoredMessage | None:
+        return self._messages.get(message_id)
+
+    def mark(self, stored: StoredMessage, marks: Marks) -> None:
+        """Move a message on, as IO would once the citizen acts; raise MarkRefused when IO
+        could not report it (read and payment status exist only for ADVANCED messages)."""
+        advanced = stored.message.feature_level_type is FeatureLevelType.ADVANCED
+        if (marks.read_status or marks.payment_status) and not advanced:
+            raise MarkRefused("read_status and payment_status exist only for ADVANCED messages")
+        if marks.payment_status and stored.message.content.payment_data is None:
+            raise MarkRefused("payment_status needs a message with payment_data")
+        earlier = self._marks.get(stored.id, Marks())
+        self._marks[stored.id] = Marks(
+            status=marks.status or earlier.status,
+            read_status=marks.read_status or earlier.read_status,
+            payment_status=marks.payment_status or earlier.payment_status,
+        )
+
     def status(self, stored: StoredMessage) -> MessageStatus:
+        marked = self._marks.get(stored.id, Marks()).status
+        if marked is not None:
+            return marked
         elapsed = self._monotonic() - stored.received_monotonic
         return stored.outcome if elapsed >= self._processing_delay_s else MessageStatus.ACCEPTED
 
@@ -116,9 +153,10 @@ class MessageStore:
             "status": self.status(stored).value,
         }
         if feature_level is FeatureLevelType.ADVANCED:
-            answer["read_status"] = ReadStatus.UNREAD.value
+            marks = self._marks.get(stored.id, Marks())
+            answer["read_status"] = (marks.read_status or ReadStatus.UNREAD).value
             if message.content.payment_data is not None:
-                answer["payment_status"] = PaymentStatus.NOT_PAID.value
+                answer["payment_status"] = (marks.payment_status or PaymentStatus.NOT_PAID).value
         return answer
 
     def records(self) -> list[dict[str, Any]]:
@@ -126,3 +164,4 @@ class MessageStore:
 
     def clear(self) -> None:
         self._messages.clear()
+        self._marks.clear()

@@ -248,6 +248,92 @@ def test_advanced_message_without_payment_has_no_payment_status(sandbox: Sandbox
     assert "payment_status" not in answer.json()
 
 
+def mark(sandbox: Sandbox, location: str, **marks: str) -> httpx.Response:
+    message_id = location.rsplit("/", 1)[-1]
+    return httpx.patch(f"{sandbox.base_url}/__sandbox/messages/{message_id}", json=marks)
+
+
+def read_back(sandbox: Sandbox, location: str) -> dict[str, Any]:
+    answer = httpx.get(f"{sandbox.base_url}{location}", headers=api_headers())
+    assert answer.status_code == 200
+    return dict(answer.json())
+
+
+def test_an_advanced_message_can_be_read_then_paid(sandbox: Sandbox) -> None:
+    body = message_body(feature_level_type="ADVANCED")
+    body["content"]["payment_data"] = payment_data()
+    location = submit(sandbox, body).headers["location"]
+
+    read = mark(sandbox, location, read_status="READ")
+    assert read.status_code == 200
+    assert (read.json()["read_status"], read.json()["payment_status"]) == ("READ", "NOT_PAID")
+    assert mark(sandbox, location, payment_status="PAID").status_code == 200
+
+    answer = read_back(sandbox, location)
+    assert (answer["read_status"], answer["payment_status"]) == ("READ", "PAID")
+
+
+def test_a_citizen_may_not_share_the_read_status(sandbox: Sandbox) -> None:
+    location = submit(sandbox, message_body(feature_level_type="ADVANCED")).headers["location"]
+    assert mark(sandbox, location, read_status="UNAVAILABLE").status_code == 200
+    assert read_back(sandbox, location)["read_status"] == "UNAVAILABLE"
+
+
+def test_any_message_can_be_rejected_at_once(sandbox: Sandbox) -> None:
+    location = submit(sandbox, message_body()).headers["location"]
+    assert read_back(sandbox, location)["status"] == "ACCEPTED"
+
+    assert mark(sandbox, location, status="REJECTED").status_code == 200
+
+    answer = read_back(sandbox, location)
+    assert answer["status"] == "REJECTED"
+    assert "read_status" not in answer
+
+
+def test_read_and_payment_status_are_refused_for_a_standard_message(sandbox: Sandbox) -> None:
+    body = message_body()
+    body["content"]["payment_data"] = payment_data()
+    location = submit(sandbox, body).headers["location"]
+
+    for marks in ({"read_status": "READ"}, {"payment_status": "PAID"}):
+        refused = mark(sandbox, location, **marks)
+        assert refused.status_code == 409
+        assert "ADVANCED" in refused.json()["detail"]
+    assert "read_status" not in read_back(sandbox, location)
+
+
+def test_payment_status_needs_a_payment(sandbox: Sandbox) -> None:
+    location = submit(sandbox, message_body(feature_level_type="ADVANCED")).headers["location"]
+    refused = mark(sandbox, location, payment_status="PAID")
+    assert refused.status_code == 409
+    assert "payment_data" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("marks", "named"),
+    [
+        ({"read_status": "UNREAD"}, "read_status"),
+        ({"payment_status": "NOT_PAID"}, "payment_status"),
+        ({"status": "ACCEPTED"}, "status"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_marks_io_would_never_report_are_400(
+    sandbox: Sandbox, marks: dict[str, str], named: str
+) -> None:
+    location = submit(sandbox, message_body(feature_level_type="ADVANCED")).headers["location"]
+    refused = mark(sandbox, location, **marks)
+    assert refused.status_code == 400
+    assert named in refused.text
+
+
+def test_marking_an_unknown_message_is_404(sandbox: Sandbox) -> None:
+    answer = httpx.patch(
+        f"{sandbox.base_url}/__sandbox/messages/{ULID()}", json={"status": "REJECTED"}
+    )
+    assert answer.status_code == 404
+
+
 def not_found(response: httpx.Response) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
