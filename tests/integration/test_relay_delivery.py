@@ -618,6 +618,9 @@ class BackpressuredSource(KafkaSource):
     def paused(self) -> frozenset[tuple[str, int]]:
         return frozenset()
 
+    def takes(self, partition: tuple[str, int]) -> bool:
+        return partition in self.assigned
+
     async def poll(self, *args: Any, **kwargs: Any) -> list[InputRecord]:
         if self._hold_until is not None:
             if time.monotonic() < self._hold_until:
