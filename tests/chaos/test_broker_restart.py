@@ -7,10 +7,8 @@ back, processing resumes by itself: nothing lost, nothing sent twice.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from tests.fixtures.kafka import KAFKA_SH, OWNER_FILE, TEST_STATE_PREFIX, TopicFactory, cache_root
 from tests.fixtures.kafka_io import produce
+from tests.fixtures.ports import free_port, free_ports
 from tests.fixtures.relay import (
     RelayFactory,
     RelayTopics,
@@ -76,19 +75,9 @@ class OwnBroker:
         return self._script("status", timeout=30).returncode == 0
 
 
-def _free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
-
-
 @pytest.fixture
 def own_broker() -> Iterator[OwnBroker]:
-    port, sasl_port, controller_port = _free_ports(3)
+    port, sasl_port, controller_port = free_ports(3)
     # Under the test state prefix, with an owner file: a session that dies leaves nothing
     # running for long (tests/fixtures/kafka.py reaps abandoned test brokers).
     state_dir = cache_root() / "kafka" / f"{TEST_STATE_PREFIX}{port}"
@@ -133,7 +122,7 @@ def test_a_broker_restart_mid_run_loses_nothing_and_sends_nothing_twice(
         group=f"relay-{topics.events}",
         base_url=sandbox.base_url,
         max_in_flight=MAX_IN_FLIGHT,
-        metrics_port=(metrics_port := _free_ports(1)[0]),
+        metrics_port=(metrics_port := free_port()),
     )
     relay = start_relay(config)
     readyz = f"http://127.0.0.1:{metrics_port}/readyz"

@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
-from consumer.observability import Metrics
 from tests.fixtures.prometheus import (
     alert_expressions,
     dashboard_queries,
     dashboard_targets,
+    exported_metric_names,
     metric_names,
     substitute_grafana_variables,
 )
@@ -39,17 +38,7 @@ KINDS = (("firing", True), ("quiet", False))
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
-def _exported_metrics() -> frozenset[str]:
-    """The io_relay_* names a scrape shows (counters with their _total, histograms bare)."""
-    families = Metrics(CollectorRegistry()).registry.collect()
-    return frozenset(
-        f"{family.name}_total" if family.type == "counter" else family.name
-        for family in families
-        if family.name.startswith("io_relay_")
-    )
-
-
-EXPORTED_METRICS = _exported_metrics()
+EXPORTED_METRICS = exported_metric_names()
 
 IO_RELAY_METRIC = re.compile(r"io_relay_[a-z_]+")
 HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")

@@ -16,13 +16,13 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.exposition import start_http_server
 
+from tests.fixtures.ports import free_port
 from tests.fixtures.prometheus import (
     PrometheusFactory,
     PrometheusServer,
     alert_expressions,
     dashboard_queries,
     dashboard_targets,
-    free_port,
     substitute_grafana_variables,
 )
 

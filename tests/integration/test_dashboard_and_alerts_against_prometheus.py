@@ -18,12 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import produce
+from tests.fixtures.ports import free_port
 from tests.fixtures.prometheus import (
     PrometheusFactory,
     PrometheusServer,
     alert_expressions,
     dashboard_queries,
-    free_port,
     metric_names,
     substitute_grafana_variables,
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import platform
 import re
-import socket
 import time
 from collections import Counter
 from importlib.metadata import version
@@ -26,6 +25,7 @@ from consumer.observability import Metrics
 from consumer.runtime import StopWhen, run_relay
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import consume_all, produce
+from tests.fixtures.ports import free_port
 from tests.fixtures.relay import (
     RelayFactory,
     RelayTopics,
@@ -52,13 +52,6 @@ def topics(new_topic: TopicFactory) -> RelayTopics:
         status=new_topic("status", partitions=PARTITIONS),
         dlq=new_topic("dlq"),
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def samples_of(registry: CollectorRegistry, name: str) -> dict[tuple[tuple[str, str], ...], float]:

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from consumer.io.models import FISCAL_CODE_PATTERN, ULID_PATTERN
 from consumer.observability.metrics import DLQ_STAGES, Metrics
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
+from tests.fixtures.prometheus import exported_metric_names
 
 TOPIC = "tributi.events"
 CITIZEN = "RSSMRA85T10A562S"
@@ -518,9 +519,4 @@ def test_every_metric_is_documented_in_the_readme_and_nothing_else_is() -> None:
     """The README's table is the operators' contract: it must name exactly what is exported."""
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     documented = set(re.findall(r"^\| `(io_relay_\w+)`", readme, flags=re.MULTILINE))
-    exported = {
-        f"{family.name}_total" if family.type == "counter" else family.name
-        for family in Metrics(CollectorRegistry()).registry.collect()
-        if family.name.startswith("io_relay_")
-    }
-    assert documented == exported
+    assert documented == exported_metric_names()
