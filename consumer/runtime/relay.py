@@ -332,13 +332,14 @@ class Relay:
         self._observer.loop_state(self._scheduler.held, len(source.assigned), len(source.paused))
 
     def _probe_due(self) -> bool:
-        if not self._require_source().assigned:
+        """Checked every turn of the loop: the clock first, the assignment (a copy) last."""
+        if self._probed_at is not None and (
+            time.monotonic() - self._probed_at < self._probe_interval_s
+        ):
             return False
         if self._probe is not None and not self._probe.done():
             return False
-        return (
-            self._probed_at is None or time.monotonic() - self._probed_at >= self._probe_interval_s
-        )
+        return bool(self._require_source().assigned)
 
     async def _probe_broker(self) -> None:
         """Lag per owned partition, from the broker's high watermarks; None: no answer."""
