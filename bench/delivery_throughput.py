@@ -79,7 +79,7 @@ def throughput(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -
     name = f"delivery: {events:,} events, {LATENCY_MS} ms IO latency"
     met = calls_per_s >= TARGET_CALLS
     return [
-        Row(name, "events/s", f"{per_s:,.0f}"),
+        Row(name, "events/s", f"{per_s:,.0f}", number=per_s),
         Row(name, "IO calls/s", f"{calls_per_s:,.0f}", f"≥ {TARGET_CALLS:,}", met),
         Row(name, "IO calls per event", f"{call_count / events:.2f}"),
         Row(name, "io-relay peak RSS", f"{run.peak_rss / 2**20:.0f} MB"),

@@ -418,6 +418,8 @@ class Row:
     value: str
     target: str = ""
     met: bool | None = None
+    number: float | None = None
+    """The value as a number, for figures compared against the baseline."""
 
 
 def cores() -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import backlog, delivery_throughput, filter_throughput, goodput
 from bench.harness import REPO, Row, broker, cores
-from bench.sequential_baseline import BaselineRun, run_baseline
+from bench.sequential_baseline import run_baseline
 
 DOC = REPO / "docs" / "benchmarks.md"
 TEMPLATE = Path(__file__).with_name("benchmarks.template.md")
@@ -27,28 +27,34 @@ BASELINE_EVENTS = 600
 CALLS, PERIOD_S = goodput.CALLS, goodput.PERIOD_S
 
 
-def _baseline_rows(scenario: str, run: BaselineRun, rate_limited: bool) -> list[Row]:
+def _baseline(scenario: str, events: int, *, rate_limit: str, latency_ms: int) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as workdir:
+        run = run_baseline(
+            broker(), Path(workdir), events, rate_limit=rate_limit, latency_ms=latency_ms
+        )
     name = f"baseline (sequential): {scenario}"
     rows = [
-        Row(name, "events/s", f"{run.events_per_s:,.1f}"),
+        Row(name, "events/s", f"{run.events_per_s:,.1f}", number=run.events_per_s),
         Row(name, "IO calls/s", f"{run.calls_per_s:,.1f}"),
     ]
-    if rate_limited:
+    if rate_limit != "off":
         accepted = run.calls - run.rate_limited
         share = (accepted - CALLS) / run.seconds / (CALLS / PERIOD_S)
         rows += [
-            Row(name, "share of the allowed call rate", f"{share:.1%}"),
+            Row(name, "share of the allowed call rate", f"{share:.1%}", number=share),
             Row(name, "calls answered 429", f"{run.rate_limited / run.calls:.2%}"),
         ]
     return rows
 
 
-def _ratio(rows: list[Row], figure: str, baseline: list[Row], label: str) -> Row:
-    def number(found: list[Row]) -> float:
-        text = next(r.value for r in found if r.figure == figure)
-        return float(text.split()[0].rstrip("%").replace(",", ""))
+def _compared(relay: list[Row], baseline: list[Row], figure: str, label: str) -> list[Row]:
+    """io-relay's rows, the baseline's, and the ratio of one figure between them."""
 
-    return Row(rows[0].scenario, label, f"{number(rows) / number(baseline):,.1f} x")
+    def number(rows: list[Row]) -> float:
+        return next(r.number for r in rows if r.figure == figure and r.number is not None)
+
+    ratio = number(relay) / number(baseline)
+    return [*relay, *baseline, Row(relay[0].scenario, label, f"{ratio:,.1f} x")]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -59,7 +65,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     scale = 10 if options.quick else 1
     wanted = set(options.only.split(","))
     rows: list[Row] = []
-    bootstrap = broker()
 
     def section(name: str, run: Callable[[], list[Row]]) -> None:
         if name in wanted:
@@ -68,39 +73,34 @@ def main(argv: Sequence[str] | None = None) -> None:
             _print(found)
 
     section("filter", lambda: filter_throughput.measure(200_000 // scale, 256))
-    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        if "delivery" in wanted:
-            relay = delivery_throughput.measure(20_000 // scale, 200.0, 256)
-            base = _baseline_rows(
+    section(
+        "delivery",
+        lambda: _compared(
+            delivery_throughput.measure(20_000 // scale, 200.0, 256),
+            _baseline(
                 "delivery",
-                run_baseline(bootstrap, Path(workdir), BASELINE_EVENTS // scale,
-                             rate_limit="off", latency_ms=delivery_throughput.LATENCY_MS),
-                rate_limited=False,
-            )  # fmt: skip
-            found = [
-                *relay,
-                *base,
-                _ratio(relay, "events/s", base[:1], "events/s against the baseline"),
-            ]
-            rows.extend(found)
-            _print(found)
-        if "goodput" in wanted:
-            relay = goodput.measure(5_000 // scale, 1_000 // scale)
-            base = _baseline_rows(
+                BASELINE_EVENTS // scale,
+                rate_limit="off",
+                latency_ms=delivery_throughput.LATENCY_MS,
+            ),
+            "events/s",
+            "events/s against the baseline",
+        ),
+    )
+    section(
+        "goodput",
+        lambda: _compared(
+            goodput.measure(5_000 // scale, 1_000 // scale),
+            _baseline(
                 "goodput",
-                run_baseline(bootstrap, Path(workdir), BASELINE_EVENTS // scale,
-                             rate_limit=f"{CALLS}/{PERIOD_S}s", latency_ms=goodput.LATENCY_MS),
-                rate_limited=True,
-            )  # fmt: skip
-            found = [
-                *relay,
-                *base,
-                _ratio(
-                    relay, "share of the allowed call rate", base[2:3], "share against the baseline"
-                ),
-            ]
-            rows.extend(found)
-            _print(found)
+                BASELINE_EVENTS // scale,
+                rate_limit=f"{CALLS}/{PERIOD_S}s",
+                latency_ms=goodput.LATENCY_MS,
+            ),
+            "share of the allowed call rate",
+            "share against the baseline",
+        ),
+    )
     section("backlog", lambda: backlog.measure(1_000_000 // scale))
     _write(rows, options.quick)
 
