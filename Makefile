@@ -42,7 +42,7 @@ bench: install kafka-up  ## every relay benchmark: one table, also written to do
 	$(BIN)/python -m bench.run_all
 
 bench-sandbox: install  ## requests/s of the sandbox on one core
-	$(BIN)/python bench/sandbox_throughput.py
+	$(BIN)/python -m bench.sandbox_throughput
 
 kafka-up:  ## start the local single-node KRaft broker (KAFKA_PORT, default 9092)
 	deploy/local/kafka.sh up

@@ -5,7 +5,7 @@ wait in a 4-partition topic. io-relay reads them all and publishes a SKIPPED sta
 for each; beside it, a bare loop over the same topic with confluent-kafka only parses the
 JSON. The ratio of the two rates is the figure (target ≥ 0.3, and ≥ 20,000 events/s).
 
-    .venv/bin/python bench/filter_throughput.py [--events 200000] [--max-in-flight N]
+    .venv/bin/python -m bench.filter_throughput [--events 200000] [--max-in-flight N]
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ import argparse
 import json
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-
-from confluent_kafka import Consumer
 
 from bench.harness import (
     Row,
@@ -30,6 +27,7 @@ from bench.harness import (
     produce,
     rate,
     read_all,
+    reader,
     relay_config,
     run_relay,
 )
@@ -40,15 +38,7 @@ TARGET_RATIO, TARGET_RATE = 0.3, 20_000
 
 def bare_loop(bootstrap: str, topic: str, expected: int) -> float:
     """The floor of any Python consumer: fetch and parse, nothing else. Events/s."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-bare-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = reader(bootstrap, topic, "bench-bare")
     seen, first = 0, 0.0
     try:
         while seen < expected:

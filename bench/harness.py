@@ -143,17 +143,23 @@ class Read:
     value: bytes
 
 
-def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 120.0) -> list[Read]:
-    """Every record of `topic` (until `expected` are read or nothing more comes)."""
+def reader(bootstrap: str, topic: str, name: str) -> Consumer:
+    """A consumer of `topic` from its start, in a group of its own, committing nothing."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
+            "group.id": f"{name}-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
     )
     consumer.subscribe([topic])
+    return consumer
+
+
+def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 120.0) -> list[Read]:
+    """Every record of `topic` (until `expected` are read or nothing more comes)."""
+    consumer = reader(bootstrap, topic, "bench-reader")
     found: list[Read] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -262,16 +268,17 @@ def sandbox(
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     try:
-        yield _wait_for(LISTENING, log, process)
+        yield sandbox_url(log, process)
     finally:
         process.terminate()
         process.wait(10)
 
 
-def _wait_for(pattern: re.Pattern[str], log: Path, process: subprocess.Popen[bytes]) -> str:
+def sandbox_url(log: Path, process: subprocess.Popen[bytes]) -> str:
+    """The base URL a starting sandbox prints to `log`; exits the benchmark if it never does."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        found = pattern.search(log.read_text())
+        found = LISTENING.search(log.read_text())
         if found:
             return found.group(1)
         if process.poll() is not None:

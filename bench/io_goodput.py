@@ -15,7 +15,7 @@ rate used (target ≥ 95 %), calls answered 429 as the sandbox and the client co
 client without a limiter, the common peer behaviour: 32 workers that call at will and, on a
 429, wait x-rate-limit-retry-after and try again. Talks to 127.0.0.1 only, stops by itself.
 
-    .venv/bin/python bench/io_goodput.py [--events 1500] [--seconds S] [--concurrency 32]
+    .venv/bin/python -m bench.io_goodput [--events 1500] [--seconds S] [--concurrency 32]
         [--latency-ms 20] [--margin-s M] [--baseline]
 """
 
@@ -26,7 +26,6 @@ import asyncio
 import itertools
 import json
 import math
-import re
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from bench.harness import fiscal_code, sandbox_url
 from consumer.config import AccountSettings, IoSettings, RetrySettings, ServiceSettings
 from consumer.io import AccountLimiter, IoClient, NewMessage, ProfileCache, RatePolicy
 from consumer.io.observer import Endpoint
@@ -52,17 +52,9 @@ CALLS, PERIOD_S = 150, 5  # the production gateway policy, per account
 ALLOWED_RATE = CALLS / PERIOD_S
 ACCOUNT = "comune"
 SERVICES = {"tari": "bench-key-tari", "imu": "bench-key-imu"}  # service → subscription key
-LISTENING = re.compile(r"io sandbox listening on (http://127\.0\.0\.1:\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 TARGET_SHARE, TARGET_429 = 0.95, 0.01
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def fiscal_code(index: int) -> str:
-    """A distinct code matching IO's pattern: six letters from `index`, a fixed tail."""
-    letters = "".join(_LETTERS[(index // 26**power) % 26] for power in range(5, -1, -1))
-    return f"{letters}80A01H501U"
 
 
 def message(fiscal_code: str) -> NewMessage:
@@ -160,7 +152,7 @@ def sandbox(workdir: Path, citizens: int, latency_ms: int) -> Iterator[str]:
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        yield _wait_for_url(log, process)
+        yield sandbox_url(log, process)
     finally:
         process.terminate()
         try:
@@ -168,18 +160,6 @@ def sandbox(workdir: Path, citizens: int, latency_ms: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_for_url(log: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = LISTENING.search(log.read_text())
-        if found:
-            return found[1]
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"the sandbox did not start:\n{log.read_text()}")
 
 
 def build(base_url: str, options: Options, recorder: Recorder) -> tuple[IoClient, Deliverer]:

@@ -5,7 +5,7 @@ from core 1 with an aiohttp client over many keep-alive connections, and prints 
 errors and p50/p99 latency for two mixes: half profile checks and half submits, then profile
 checks only. Talks to 127.0.0.1 only and stops by itself.
 
-    .venv/bin/python bench/sandbox_throughput.py [--duration 10] [--warmup 2] [--concurrency 64]
+    .venv/bin/python -m bench.sandbox_throughput [--duration 10] [--warmup 2] [--concurrency 64]
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -29,10 +28,11 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.harness import sandbox_url
+
 KEY = {"Ocp-Apim-Subscription-Key": "bench"}
 CITIZENS = ["AAAAAA00A00A000A", "BBBBBB00B00B000B", "CCCCCC00C00C000C"]
 UNKNOWN = "DDDDDD00D00D000D"
-LISTENING = re.compile(r"io sandbox listening on (http://\S+)")
 SANDBOX_CORE, CLIENT_CORE = 0, 1
 
 
@@ -59,22 +59,10 @@ def sandbox(workdir: Path) -> Iterator[tuple[str, int]]:
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        yield _wait_for_url(log, process), process.pid
+        yield sandbox_url(log, process), process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _wait_for_url(log: Path, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = LISTENING.search(log.read_text())
-        if found:
-            return found[1]
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"the sandbox did not start:\n{log.read_text()}")
 
 
 def _message(fiscal_code: str) -> bytes:

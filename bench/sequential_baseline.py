@@ -15,16 +15,24 @@ import argparse
 import json
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
-from bench.harness import Topics, broker, delete_topics, new_topics, produce, sandbox, tari_notice
+from bench.harness import (
+    Topics,
+    broker,
+    delete_topics,
+    new_topics,
+    produce,
+    reader,
+    sandbox,
+    tari_notice,
+)
 
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 IDLE_S = 3.0
@@ -49,15 +57,7 @@ class BaselineRun:
 
 class SequentialConsumer:
     def __init__(self, bootstrap: str, topics: Topics, base_url: str, key: str) -> None:
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"baseline-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        self._consumer.subscribe([topics.events])
+        self._consumer = reader(bootstrap, topics.events, "baseline")
         self._producer = Producer(
             {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"}
         )
