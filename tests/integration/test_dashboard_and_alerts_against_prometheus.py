@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import produce
@@ -25,6 +23,7 @@ from tests.fixtures.prometheus import (
     alert_expressions,
     dashboard_queries,
     metric_names,
+    scrape,
     substitute_grafana_variables,
 )
 from tests.fixtures.relay import (
@@ -54,12 +53,10 @@ _HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
 
 def exported_series(metrics_url: str) -> dict[str, set[str]]:
     """Each series name io-relay exports, with the label names it carries."""
-    text = httpx.get(metrics_url, timeout=5).raise_for_status().text
-    found: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found.setdefault(sample.name, set()).update(sample.labels)
-    return found
+    return {
+        name: {label for labels in samples for label, _ in labels}
+        for name, samples in scrape(metrics_url).items()
+    }
 
 
 def selectors(expr: str) -> list[tuple[str, set[str]]]:

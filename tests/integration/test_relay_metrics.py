@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.config import load_settings
 from consumer.io.models import FISCAL_CODE_PATTERN
@@ -26,6 +25,7 @@ from consumer.runtime import StopWhen, run_relay
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import consume_all, produce
 from tests.fixtures.ports import free_port
+from tests.fixtures.prometheus import scrape
 from tests.fixtures.relay import (
     RelayFactory,
     RelayTopics,
@@ -164,23 +164,13 @@ def test_probes_and_metrics_over_http_while_running(
         kafka_bootstrap, topics.status, samples, delivered, timeout=RUN_BOUND_S, watch=[relay]
     )
 
-    def scrape() -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-        text = httpx.get(f"{base}/metrics", timeout=5).raise_for_status().text
-        found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = (
-                    sample.value
-                )
-        return found
-
     def caught_up() -> bool:
-        lag = scrape().get("io_relay_consumer_lag", {})
+        lag = scrape(f"{base}/metrics").get("io_relay_consumer_lag", {})
         return len(lag) == PARTITIONS and not any(lag.values())
 
     # The lag is probed every second here (lag_interval_s in the test config).
     wait_until(caught_up, timeout=30, what="consumer lag 0 on every partition", watch=[relay])
-    metrics = scrape()
+    metrics = scrape(f"{base}/metrics")
     assert metrics["io_relay_partitions_assigned"] == {(): PARTITIONS}
     assert metrics["io_relay_partitions_paused"] == {(): 0}
     assert metrics["io_relay_broker_reachable"] == {(): 1}
