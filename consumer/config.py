@@ -9,6 +9,7 @@ print. Nothing else in the package reads the environment.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -17,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveFloat,
     SecretStr,
     ValidationError,
     field_validator,
@@ -55,6 +57,10 @@ class KafkaSettings(_Section):
     input_topics: Annotated[list[str], Field(min_length=1)] = ["io-relay.events"]
     status_topic: str = "io-relay.status"
     dlq_topic: str = "io-relay.dlq"
+    tracking_topic: str = Field(
+        default="io-relay.tracking",
+        description="the messages under tracking, keyed by IO message id (compacted)",
+    )
     client: dict[str, str] = Field(
         default_factory=dict,
         description="librdkafka settings passed through (security.protocol, sasl.*, ssl.*).",
@@ -192,6 +198,45 @@ class RuntimeSettings(_Section):
     shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
 
 
+class TrackingSettings(_Section):
+    """Following each SUBMITTED message to PROCESSED or REJECTED, and Premium read/payment."""
+
+    enabled: bool = Field(
+        default=True, description="false: SUBMITTED is the last word on a message"
+    )
+    checks_after_s: Annotated[list[PositiveFloat], Field(min_length=1)] = Field(
+        default_factory=lambda: [30.0, 120.0, 600.0, 3600.0],
+        description="when to ask IO, in seconds after the submit, increasing",
+    )
+    then_every_s: PositiveFloat = Field(
+        default=3600.0, description="after the last of checks_after_s, how often to ask again"
+    )
+    horizon_s: PositiveFloat = Field(
+        default=172_800.0,
+        description="after the submit, when a message IO has not processed is given up on",
+    )
+    premium_horizon_s: PositiveFloat = Field(
+        default=2_592_000.0,
+        description="ADVANCED messages: how long after the due date (or the submit, without "
+        "one) read and payment status are followed",
+    )
+    budget_share: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="the share of each IO account's rate that checks may use"
+    )
+    max_checks_in_flight: Annotated[int, Field(ge=1, le=1000)] = 16
+    max_held: Annotated[int, Field(ge=100)] = Field(
+        default=100_000,
+        description="tracking records held in memory until due; past it, reading pauses",
+    )
+
+    @field_validator("checks_after_s")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(later <= earlier for earlier, later in pairwise(value)):
+            raise ValueError("must be strictly increasing (seconds after the submit)")
+        return value
+
+
 class ObservabilitySettings(_Section):
     host: str = Field(default="0.0.0.0", description="where /metrics, /healthz, /readyz listen")
     port: Annotated[int, Field(ge=0, le=65535)] = Field(
@@ -222,6 +267,7 @@ class Settings(BaseSettings):
     rule_checks: RuleCheckSettings = RuleCheckSettings()
     events: EventSettings = EventSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    tracking: TrackingSettings = TrackingSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
 
     @classmethod

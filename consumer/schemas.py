@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from consumer.events.envelope import Envelope
 from consumer.events.types import BUILT_IN_TYPES
 from consumer.report import StatusRecord
+from consumer.track import TrackingRecord
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -23,7 +24,14 @@ def contract_schemas() -> dict[str, dict[str, Any]]:
     """File name → schema, for every contract io-relay publishes."""
     schemas = {
         "cloudevent.schema.json": _schema(Envelope, "A CloudEvents 1.0 envelope io-relay reads"),
-        "status-record.schema.json": _schema(StatusRecord, "One status record per (event, rule)"),
+        "status-record.schema.json": _schema(
+            StatusRecord,
+            "A status record: one per (event, rule) at stage DELIVERY, then one per change of "
+            "a submitted message's lifecycle (PROCESSING, READING, PAYMENT)",
+        ),
+        "tracking-record.schema.json": _schema(
+            TrackingRecord, "A message under tracking, on the tracking topic (key: IO message id)"
+        ),
     }
     for event_type, model in BUILT_IN_TYPES.items():
         schemas[f"events/{event_type}.schema.json"] = _schema(

@@ -1,7 +1,7 @@
 """Deliver: IO's payloads, its API client, pacing, and the outcomes of every call."""
 
 from consumer.io.client import IoClient, IoService, LostSubmit, RetryPolicy, Timeouts
-from consumer.io.limiter import AccountLimiter, RatePolicy
+from consumer.io.limiter import AccountLimiter, BudgetShare, Pacer, RatePolicy
 from consumer.io.models import NewMessage
 from consumer.io.observer import IoObserver, NoObserver
 from consumer.io.outcomes import (
@@ -21,6 +21,7 @@ from consumer.io.profiles import ProfileCache
 
 __all__ = [
     "AccountLimiter",
+    "BudgetShare",
     "GaveUp",
     "IoClient",
     "IoObserver",
@@ -31,6 +32,7 @@ __all__ = [
     "MessageState",
     "NewMessage",
     "NoObserver",
+    "Pacer",
     "Profile",
     "ProfileCache",
     "ProfileNotFound",

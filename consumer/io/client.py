@@ -37,7 +37,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from consumer.io.limiter import AccountLimiter
+from consumer.io.limiter import Pacer
 from consumer.io.models import (
     CreatedMessage,
     ExternalMessageResponse,
@@ -98,7 +98,7 @@ class IoService:
     name: str
     key: SecretStr
     account: str
-    limiter: AccountLimiter = field(repr=False, compare=False)
+    limiter: Pacer = field(repr=False, compare=False)
 
 
 class _Retry(Exception):

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +113,57 @@ class AccountLimiter:
         window = self._policy.window_s
         while self._settled and self._settled[0] + window <= now:
             self._settled.popleft()
+
+
+class Pacer(Protocol):
+    """What the client needs of a limiter: an account's, or a share of one."""
+
+    async def acquire(self) -> float: ...
+
+    def settle(self, *, counted: bool = True) -> None: ...
+
+    def hold(self, retry_after_s: float) -> None: ...
+
+    def observe_remaining(self, remaining: int) -> None: ...
+
+
+class BudgetShare:
+    """At most `share` of an account's calls, drawn from the account's own limiter.
+
+    For work that may wait (following messages already sent), so that it never takes more
+    than its share from work that should not (sending new ones): a call needs a slot in the
+    share's window first, then one in the account's, where it queues with everybody else.
+    """
+
+    def __init__(self, account: AccountLimiter, share: float) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
+        policy = account.policy
+        self._account = account
+        self._own = AccountLimiter(
+            RatePolicy(
+                max(1, math.floor(policy.calls * share)), policy.per_seconds, policy.margin_s
+            )
+        )
+
+    @property
+    def policy(self) -> RatePolicy:
+        return self._own.policy
+
+    async def acquire(self) -> float:
+        waited = await self._own.acquire()
+        try:
+            return waited + await self._account.acquire()
+        except BaseException:
+            self._own.settle(counted=False)
+            raise
+
+    def settle(self, *, counted: bool = True) -> None:
+        self._account.settle(counted=counted)
+        self._own.settle(counted=counted)
+
+    def hold(self, retry_after_s: float) -> None:
+        self._account.hold(retry_after_s)
+
+    def observe_remaining(self, remaining: int) -> None:
+        self._account.observe_remaining(remaining)

@@ -25,10 +25,11 @@ from prometheus_client import (
 )
 
 from consumer.io.observer import Endpoint, RetryReason
-from consumer.report import Outcome, StatusRecord
+from consumer.report import DELIVERY_OUTCOMES, LIFECYCLE_OUTCOMES, Outcome, StatusRecord
 
 if TYPE_CHECKING:  # the runtime wires metrics in: importing it here would be a cycle
     from consumer.runtime.commit import TopicPartition
+    from consumer.track import TrackingRecord
 
 NO_RULE = "none"
 UNDECODED = "undecoded"
@@ -37,6 +38,21 @@ DLQ_STAGES = ("decode", "invalid", "render")
 # IO answers in tens of milliseconds; its gateway can hold a call for seconds.
 _IO_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _WAIT_SECONDS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# The checks fall at 30 s, 2 min, 10 min, 1 h, then hourly: the buckets follow them.
+_PROCESSED_SECONDS = (
+    1.0,
+    5.0,
+    15.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    86400.0,
+)
 _WINDOW_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 
@@ -128,6 +144,24 @@ class Metrics:
             buckets=_WINDOW_SECONDS,
             registry=r,
         )
+        self.lifecycle = Counter(
+            "io_relay_lifecycle_records",
+            "Lifecycle records published after SUBMITTED (PROCESSED, REJECTED, READ, PAID...).",
+            ["rule", "service", "stage", "outcome"],
+            registry=r,
+        )
+        self.submit_to_processed = Histogram(
+            "io_relay_submit_to_processed_seconds",
+            "From IO's 201 to the check that found the message PROCESSED.",
+            ["service"],
+            buckets=_PROCESSED_SECONDS,
+            registry=r,
+        )
+        self.messages_tracked = Gauge(
+            "io_relay_messages_tracked",
+            "Messages this replica follows (waiting for their next check, or being checked).",
+            registry=r,
+        )
         self.build_info = Gauge(
             "io_relay_build_info", "Build.", ["version", "python_version"], registry=r
         )
@@ -158,8 +192,11 @@ class Metrics:
             self.outcomes.labels(NO_RULE, NO_RULE, outcome.value)
         for rule, service in rules:
             self.deliveries_postponed.labels(service)
-            for outcome in Outcome:
+            self.submit_to_processed.labels(service)
+            for outcome in DELIVERY_OUTCOMES:
                 self.outcomes.labels(rule, service, outcome.value)
+            for stage, outcome in LIFECYCLE_OUTCOMES:
+                self.lifecycle.labels(rule, service, stage.value, outcome.value)
         for account in accounts:
             self.io_rate_limited.labels(account)
             self.limiter_wait.labels(account)
@@ -226,6 +263,20 @@ class Metrics:
         for (topic, partition), behind in lag.items():
             self.consumer_lag.labels(topic, str(partition)).set(behind)
         self._lag_series = set(lag)
+
+    def tracked(
+        self, record: TrackingRecord, statuses: Sequence[StatusRecord], *, settled: bool
+    ) -> None:
+        for status in statuses:
+            rule, service = status.rule or NO_RULE, status.service or NO_RULE
+            labels = (rule, service, status.stage.value, status.outcome.value)
+            self._child(self.lifecycle, *labels).inc()
+            if status.outcome is Outcome.PROCESSED:
+                waited = (status.at - record.submitted_at).total_seconds()
+                self.submit_to_processed.labels(service).observe(max(0.0, waited))
+
+    def under_tracking(self, messages: int) -> None:
+        self.messages_tracked.set(messages)
 
     def _forget_lag_except(self, owned: set[TopicPartition]) -> None:
         for gone in self._lag_series - owned:

@@ -11,6 +11,21 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class Stage(StrEnum):
+    """Which part of a message's life a record speaks of.
+
+    DELIVERY: the event's one record (submitted, skipped, refused...). The later stages follow a
+    SUBMITTED message: PROCESSING ends in PROCESSED, REJECTED, FAILED or EXPIRED_TRACKING;
+    READING (Premium) in READ, READ_UNAVAILABLE or EXPIRED_TRACKING; PAYMENT (Premium, with
+    payment data) in PAID or EXPIRED_TRACKING. Each stage that starts ends with one record.
+    """
+
+    DELIVERY = "DELIVERY"
+    PROCESSING = "PROCESSING"
+    READING = "READING"
+    PAYMENT = "PAYMENT"
+
+
 class Outcome(StrEnum):
     SUBMITTED = "SUBMITTED"
     SKIPPED = "SKIPPED"
@@ -20,6 +35,28 @@ class Outcome(StrEnum):
     FAILED = "FAILED"
     UNKNOWN = "UNKNOWN"
     DUPLICATE = "DUPLICATE"
+    # lifecycle, after SUBMITTED
+    PROCESSED = "PROCESSED"
+    REJECTED = "REJECTED"
+    READ = "READ"
+    READ_UNAVAILABLE = "READ_UNAVAILABLE"
+    PAID = "PAID"
+    EXPIRED_TRACKING = "EXPIRED_TRACKING"
+
+
+DELIVERY_OUTCOMES = tuple(Outcome)[: list(Outcome).index(Outcome.PROCESSED)]
+"""The outcomes of the DELIVERY stage; the rest belong to the lifecycle stages."""
+
+LIFECYCLE_OUTCOMES = (
+    *((Stage.PROCESSING, o) for o in (Outcome.PROCESSED, Outcome.REJECTED, Outcome.FAILED)),
+    (Stage.PROCESSING, Outcome.EXPIRED_TRACKING),
+    (Stage.READING, Outcome.READ),
+    (Stage.READING, Outcome.READ_UNAVAILABLE),
+    (Stage.READING, Outcome.EXPIRED_TRACKING),
+    (Stage.PAYMENT, Outcome.PAID),
+    (Stage.PAYMENT, Outcome.EXPIRED_TRACKING),
+)
+"""Every (stage, outcome) a lifecycle record can carry."""
 
 
 class ErrorInfo(BaseModel):
@@ -44,6 +81,7 @@ class StatusRecord(BaseModel):
     event_type: str | None
     rule: str | None = None
     service: str | None = None
+    stage: Stage = Stage.DELIVERY
     outcome: Outcome
     io_message_id: str | None = None
     attempts: int = 0

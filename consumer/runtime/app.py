@@ -7,11 +7,18 @@ import gc
 import signal
 from contextlib import suppress
 
-from consumer.config import IoSettings, ObservabilitySettings, RuntimeSettings, Settings
+from consumer.config import (
+    IoSettings,
+    ObservabilitySettings,
+    RuntimeSettings,
+    Settings,
+    TrackingSettings,
+)
 from consumer.errors import ConfigurationError
 from consumer.events import EventTypes, FiscalCodePolicy
 from consumer.io import (
     AccountLimiter,
+    BudgetShare,
     IoClient,
     IoObserver,
     IoService,
@@ -28,6 +35,8 @@ from consumer.runtime.process import EventProcessor
 from consumer.runtime.relay import Relay, RelayLimits, StopWhen
 from consumer.runtime.sink import ReportSink
 from consumer.runtime.source import KafkaSource
+from consumer.runtime.tracking import TrackingFeed
+from consumer.track import Tracker, TrackingBook, TrackingSchedule
 
 
 def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
@@ -41,15 +50,30 @@ def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
     return types, load_rules(settings.rules, types, checks)
 
 
-def io_services(settings: IoSettings) -> dict[str, IoService]:
-    """Each service with its key, and the one limiter its account's services share."""
-    limiters = {
+def account_limiters(settings: IoSettings) -> dict[str, AccountLimiter]:
+    """One limiter per account, shared by all its services."""
+    return {
         name: AccountLimiter(RatePolicy(account.calls, account.per_seconds, account.margin_s))
         for name, account in settings.accounts.items()
     }
+
+
+def io_services(
+    settings: IoSettings,
+    limiters: dict[str, AccountLimiter] | None = None,
+    *,
+    share: float | None = None,
+) -> dict[str, IoService]:
+    """Each service with its key and its account's limiter (only `share` of it, if given)."""
+    limiters = limiters or account_limiters(settings)
     return {
         name: IoService(
-            name, service.subscription_key(), service.account, limiters[service.account]
+            name,
+            service.subscription_key(),
+            service.account,
+            limiters[service.account]
+            if share is None
+            else BudgetShare(limiters[service.account], share),
         )
         for name, service in settings.services.items()
     }
@@ -70,10 +94,38 @@ def io_client(settings: IoSettings, observer: IoObserver | None = None) -> IoCli
     )
 
 
-def deliverer(settings: IoSettings, client: IoClient) -> Deliverer:
+def deliverer(
+    settings: IoSettings, client: IoClient, limiters: dict[str, AccountLimiter] | None = None
+) -> Deliverer:
     cache = ProfileCache(settings.profile_cache.ttl_s, settings.profile_cache.max_entries)
     guard = KeyGuard(settings.forbidden_before_fault)
-    return Deliverer(client, io_services(settings), cache, guard)
+    return Deliverer(client, io_services(settings, limiters), cache, guard)
+
+
+def tracking_schedule(settings: TrackingSettings) -> TrackingSchedule:
+    return TrackingSchedule(
+        tuple(settings.checks_after_s),
+        settings.then_every_s,
+        settings.horizon_s,
+        settings.premium_horizon_s,
+    )
+
+
+def tracking_feed(
+    settings: Settings, client: IoClient, limiters: dict[str, AccountLimiter]
+) -> TrackingFeed | None:
+    """The tracking topic's reader and checker, or None when tracking is off."""
+    tracking = settings.tracking
+    if not tracking.enabled:
+        return None
+    services = io_services(settings.io, limiters, share=tracking.budget_share)
+    tracker = Tracker(client, services, tracking_schedule(tracking))
+    return TrackingFeed(
+        settings.kafka.tracking_topic,
+        tracker,
+        TrackingBook(tracking.max_held),
+        tracking.max_checks_in_flight,
+    )
 
 
 def _check_services(settings: Settings, rules: list[Rule]) -> None:
@@ -105,16 +157,25 @@ async def run_relay(
     try:
         if operations:
             await operations.start()
+        limiters = account_limiters(settings.io)
+        tracking = tracking_feed(settings, client, limiters)
         relay = Relay(
             processor=EventProcessor(
-                types, rules, deliverer(settings.io, client), observer=metrics
+                types,
+                rules,
+                deliverer(settings.io, client, limiters),
+                observer=metrics,
+                first_check_after_s=(
+                    settings.tracking.checks_after_s[0] if tracking is not None else None
+                ),
             ),
-            # Asks the broker for the status topic: off the loop, which keeps serving probes.
-            sink=await asyncio.to_thread(ReportSink, settings.kafka),
+            # Asks the broker for its topics: off the loop, which keeps serving probes.
+            sink=await asyncio.to_thread(ReportSink, settings.kafka, tracking=tracking is not None),
             commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
             limits=_limits(settings.runtime),
             observer=metrics,
             probe_interval_s=settings.observability.lag_interval_s,
+            tracking=tracking,
         )
         relay.attach(
             KafkaSource(
@@ -122,6 +183,7 @@ async def run_relay(
                 on_assign=relay.on_assign,
                 on_revoke=relay.on_revoke,
                 rebalance_timeout_s=settings.runtime.drain_timeout_s + 30,
+                also_read=(tracking.topic,) if tracking is not None else (),
             )
         )
         started.append(relay)

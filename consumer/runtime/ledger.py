@@ -24,7 +24,7 @@ from confluent_kafka import TopicPartition as KafkaPartition
 from pydantic import ValidationError
 
 from consumer.errors import TransientError
-from consumer.report import StatusRecord
+from consumer.report import Stage, StatusRecord
 from consumer.runtime.commit import TopicPartition
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,9 @@ class Ledger:
         for status_partition, begin in by_status_partition.items():
             for record in _read_to_end(client_config, status_topic, status_partition, begin):
                 position = (record.input.topic, record.input.partition, record.input.offset)
-                if position[:2] in wanted:
+                # Lifecycle records (PROCESSED, READ...) follow a SUBMITTED one: not the
+                # event's delivery, which is what the ledger remembers.
+                if position[:2] in wanted and record.stage is Stage.DELIVERY:
                     self._prior.setdefault(position, {})[record.rule] = record
                 read += 1
         return read

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from consumer.report import StatusRecord
 from consumer.runtime.commit import TopicPartition
+from consumer.track import TrackingRecord
 
 
 class RuntimeObserver(Protocol):
@@ -38,6 +39,15 @@ class RuntimeObserver(Protocol):
     def broker_probed(self, lag: Mapping[TopicPartition, int] | None) -> None:
         """The periodic broker probe: the lag of each owned partition, None if it failed."""
 
+    def tracked(
+        self, record: TrackingRecord, statuses: Sequence[StatusRecord], *, settled: bool
+    ) -> None:
+        """One check of a message ended: the lifecycle records it published (acknowledged),
+        and whether tracking of the message is over."""
+
+    def under_tracking(self, messages: int) -> None:
+        """Messages this replica follows now (held until due, or being checked)."""
+
 
 class NoRuntimeObserver:
     def handled(
@@ -59,4 +69,12 @@ class NoRuntimeObserver:
         pass
 
     def broker_probed(self, lag: Mapping[TopicPartition, int] | None) -> None:
+        pass
+
+    def tracked(
+        self, record: TrackingRecord, statuses: Sequence[StatusRecord], *, settled: bool
+    ) -> None:
+        pass
+
+    def under_tracking(self, messages: int) -> None:
         pass

@@ -25,6 +25,7 @@ from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
 from consumer.runtime.deliver import Deliverer, Delivery
 from consumer.runtime.observer import NoRuntimeObserver, RuntimeObserver
+from consumer.track import TrackingRecord, start_tracking
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class Processed:
     invalid: InvalidEvent | None = field(default=None)
     event_type: str | None = field(default=None)
     """The decoded event's type; None when the record could not be decoded."""
+    tracking: list[TrackingRecord] = field(default_factory=list)
+    """The first tracking record of each message IO accepted (when tracking is on)."""
 
 
 class EventProcessor:
@@ -59,9 +62,14 @@ class EventProcessor:
         types: EventTypes,
         rules: Sequence[Rule],
         deliverer: Deliverer,
+        *,
         backoff: Backoff | None = None,
         observer: RuntimeObserver | None = None,
+        first_check_after_s: float | None = None,
     ) -> None:
+        """`first_check_after_s`: when to first ask IO about a message it accepted; None:
+        messages are not tracked."""
+        self._first_check_after_s = first_check_after_s
         self._types = types
         self._rules = list(rules)
         self._deliverer = deliverer
@@ -96,6 +104,7 @@ class EventProcessor:
         self, matched: list[Rule], event: Event, position: InputPosition, prior: Prior
     ) -> Processed:
         statuses: list[StatusRecord] = []
+        tracking: list[TrackingRecord] = []
         first_error: InvalidEvent | None = None
         for rule in matched:
             earlier = prior.get(rule.name)
@@ -104,15 +113,21 @@ class EventProcessor:
                     statuses.append(_duplicate(earlier))
                 continue
             try:
-                statuses.append(await self._send(rule, event, position))
+                status, message = await self._send(rule, event, position)
             except InvalidEvent as error:
                 statuses.append(_invalid(event.id, event.type, rule, position, error))
                 first_error = first_error or error
-        return Processed(statuses, first_error, event.type)
+                continue
+            statuses.append(status)
+            if status.outcome is Outcome.SUBMITTED and self._first_check_after_s is not None:
+                tracking.append(start_tracking(status, message, self._first_check_after_s))
+        return Processed(statuses, first_error, event.type, tracking)
 
-    async def _send(self, rule: Rule, event: Event, position: InputPosition) -> StatusRecord:
-        delivery = await self._deliver_until_settled(rule, event)
-        return StatusRecord(
+    async def _send(
+        self, rule: Rule, event: Event, position: InputPosition
+    ) -> tuple[StatusRecord, NewMessage]:
+        delivery, message = await self._deliver_until_settled(rule, event)
+        status = StatusRecord(
             event_id=event.id,
             event_type=event.type,
             rule=rule.name,
@@ -124,8 +139,11 @@ class EventProcessor:
             error=delivery.error,
             input=position,
         )
+        return status, message
 
-    async def _deliver_until_settled(self, rule: Rule, event: Event) -> Delivery:
+    async def _deliver_until_settled(self, rule: Rule, event: Event) -> tuple[Delivery, NewMessage]:
+        """The delivery, and the message in the default language (what tracking needs of it
+        is the same in every language)."""
         policy = self._types.fiscal_codes
         # Rendered before any IO call: a message IO would refuse costs no rate budget.
         default = render(rule, event, (), policy)
@@ -140,7 +158,7 @@ class EventProcessor:
             delivery = await self._deliverer.deliver(rule.service, default.fiscal_code, compose)
             tries, attempts = tries + 1, attempts + delivery.attempts
             if delivery.error is None or delivery.error.type != "gave_up":
-                return _with_attempts(delivery, attempts)
+                return _with_attempts(delivery, attempts), default
             pause = self._backoff.after(tries)
             self._observer.delivery_postponed(rule.service)
             log.warning(

@@ -12,9 +12,13 @@ again. Held for over a second (IO slow, throttled or down), the assigned partiti
 paused and polling goes on, so the group never sees a silent member; they resume when half
 the room is free. A record that arrives for a paused partition is rewound, not held.
 
-Every `probe_interval_s` the broker is asked for the owned partitions' watermarks: the lag
-(high watermark minus the done prefix) and whether the broker answers at all, for metrics
-and readiness.
+With tracking on, the same loop reads the tracking topic (see tracking.py): its records wait
+in the book, not in the scheduler, until their check is due; a full book pauses the tracking
+partitions only.
+
+Every `probe_interval_s` the broker is asked for the owned input partitions' watermarks: the
+lag (high watermark minus the done prefix) and whether the broker answers at all, for
+metrics and readiness. Tracking partitions are left out: their records wait on purpose.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
-from consumer.errors import FatalError
+from consumer.errors import DecodeError, FatalError
 from consumer.events import InputRecord
 from consumer.report import Outcome, dead_letter
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
@@ -37,6 +42,8 @@ from consumer.runtime.process import EventProcessor
 from consumer.runtime.scheduler import KeyedScheduler
 from consumer.runtime.sink import ReportSink
 from consumer.runtime.source import KafkaSource, Offsets
+from consumer.runtime.tracking import TrackingFeed
+from consumer.track import Held
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +112,13 @@ class Relay:
         limits: RelayLimits | None = None,
         observer: RuntimeObserver | None = None,
         probe_interval_s: float = 10.0,
+        tracking: TrackingFeed | None = None,
     ) -> None:
         self._processor = processor
+        self._tracking = tracking
+        # Paused because the loop is stalled (everything) or the book is full (tracking).
+        self._stalled = False
+        self._book_full = False
         self._sink = sink
         self._commit_policy = commit_policy
         self._limits = limits or RelayLimits()
@@ -175,6 +187,7 @@ class Relay:
                 records = await source.poll(_POLL_TIMEOUT_S, room) if polling else []
                 for record in records:
                     await self._take(record)
+                self._start_due_checks()
                 if records or source.paused:  # paused: the quiet starts again at resume
                     last_record_at = time.monotonic()
                 elif self._idle_long_enough(until, last_record_at):
@@ -195,15 +208,20 @@ class Relay:
 
     def on_assign(self, committed: dict[TopicPartition, tuple[int, str | None]]) -> None:
         """Before any record of the new partitions is read: load what was already reported."""
+        source = self._require_source()
+        tracking = self._tracking
+        if tracking is not None:
+            for partition, (offset, _metadata) in committed.items():
+                if tracking.owns(partition):
+                    tracking.book.assigned(partition, offset, source.end_offset(partition))
+            committed = {p: c for p, c in committed.items() if not tracking.owns(p)}
         starts = {
             partition: (self._sink.status_partition_of(partition), status_offset_in(metadata))
             for partition, (_offset, metadata) in committed.items()
         }
         for partition, (offset, _metadata) in committed.items():
             self._assigned_at_offset[partition] = offset
-        read = self._ledger.load(
-            self._require_source().client_config, self._sink.status_topic, starts
-        )
+        read = self._ledger.load(source.client_config, self._sink.status_topic, starts)
         log.info(
             "partitions assigned",
             extra={"partitions": sorted(committed), "ledger_records_read": read},
@@ -216,7 +234,9 @@ class Relay:
         abandoned = await self._scheduler.cancel(lambda lane: _partition_of(lane) in leaving)
         if abandoned:
             log.warning("abandoned in-flight events", extra={"count": abandoned})
-        offsets = self._offsets_of(leaving)
+        offsets = self._offsets_of(leaving)  # a held tracking record keeps its offset here
+        if self._tracking is not None:
+            self._tracking.forget(leaving)
         for partition in leaving:
             self._offsets.forget(partition)
             self._sink.forget(partition)
@@ -229,7 +249,7 @@ class Relay:
     async def _wait_for(self, partitions: set[TopicPartition], timeout_s: float) -> None:
         """Until no record of `partitions` is in flight, or the timeout."""
         deadline = time.monotonic() + timeout_s
-        while any(self._offsets.in_flight(p) for p in partitions):
+        while any(self._working_on(p) for p in partitions):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -237,6 +257,11 @@ class Relay:
             with suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._progress.wait()
+
+    def _working_on(self, partition: TopicPartition) -> int:
+        """Records of the partition being worked on (held tracking records wait, not work)."""
+        held = self._tracking.book.held_in(partition) if self._tracking is not None else 0
+        return self._offsets.in_flight(partition) - held
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -255,21 +280,81 @@ class Relay:
             del self._rewound_to[partition]
         elif record.offset < self._expected.get(partition, record.offset):
             return
-        if not source.takes(partition) or self._scheduler.full:
+        tracking = self._tracking is not None and self._tracking.owns(partition)
+        full = self._tracking.book.full if self._tracking and tracking else self._scheduler.full
+        if not source.takes(partition) or full:
             await source.rewind(record)
             self._rewound_to[partition] = record.offset
             return
         self._expected[partition] = record.offset + 1
         self._offsets.started(partition, record.offset)
         lane = (record.topic, record.partition, record.key if record.key else record.offset)
-        self._scheduler.submit(lane, lambda: self._handle(record))
+        if tracking:
+            self._read_tracking(record, lane)
+        else:
+            self._scheduler.submit(lane, lambda: self._handle(record))
+
+    def _read_tracking(self, record: InputRecord, lane: tuple[str, int, object]) -> None:
+        """Into the book; a record that is no tracking record goes to the DLQ."""
+        assert self._tracking is not None
+        partition = (record.topic, record.partition)
+        try:
+            done = self._tracking.read(record)
+        except DecodeError as error:
+            self._scheduler.submit(lane, partial(self._dead_letter, record, error))
+            return
+        for offset in done:
+            self._offsets.done(partition, offset)
+
+    async def _dead_letter(self, record: InputRecord, error: DecodeError) -> None:
+        log.error(
+            "unreadable tracking record: sent to the DLQ",
+            extra={"partition": record.partition, "offset": record.offset, "reason": str(error)},
+        )
+        await self._sink.report(
+            ((record.topic, record.partition), record.offset), [], dead_letter(record, error)
+        )
+        self._offsets.done((record.topic, record.partition), record.offset)
+        self._progress.set()
+
+    def _start_due_checks(self) -> None:
+        if self._tracking is None:
+            return
+        for held in self._tracking.due():
+            lane = (held.partition[0], held.partition[1], held.record.message_id)
+            self._scheduler.submit(lane, partial(self._check, held))
+
+    async def _check(self, held: Held) -> None:
+        """Ask IO; publish the changes, then the next tracking record; then the old is done."""
+        assert self._tracking is not None
+        try:
+            step = await self._tracking.check(held)
+            await self._sink.report_lifecycle(step.statuses, held.record.key(), step.next)
+        finally:
+            self._tracking.finished(held)
+        self._observer.tracked(held.record, step.statuses, settled=step.next is None)
+        for status in step.statuses:
+            log.info(
+                "message lifecycle",
+                extra={
+                    "event_id": status.event_id,
+                    "rule": status.rule,
+                    "stage": status.stage.value,
+                    "outcome": status.outcome.value,
+                    "checks": status.attempts,
+                },
+            )
+        self._offsets.done(held.partition, held.offset)
+        self._progress.set()
 
     async def _handle(self, record: InputRecord) -> None:
         partition = (record.topic, record.partition)
         prior = self._ledger.prior(record.topic, record.partition, record.offset)
         processed = await self._processor.process(record, prior)
         dead = dead_letter(record, processed.invalid) if processed.invalid else None
-        await self._sink.report((partition, record.offset), processed.statuses, dead)
+        await self._sink.report(
+            (partition, record.offset), processed.statuses, dead, processed.tracking
+        )
         acknowledged = datetime.now(UTC)
         for status in processed.statuses:
             if status.outcome is Outcome.SUBMITTED:
@@ -306,12 +391,20 @@ class Relay:
         """
         source = self._require_source()
         if not self._scheduler.full:
-            if source.paused and self._scheduler.held <= self._limits.max_in_flight // 2:
-                await source.resume()
-            return
-        if source.paused or await self._room_within(_PAUSE_AFTER_S):
-            return
-        await source.pause(set(source.assigned))
+            if self._stalled and self._scheduler.held <= self._limits.max_in_flight // 2:
+                self._stalled = False
+        elif not self._stalled and not await self._room_within(_PAUSE_AFTER_S):
+            self._stalled = True
+        tracking_partitions: set[TopicPartition] = set()
+        if self._tracking is not None:
+            book = self._tracking.book
+            if book.full:
+                self._book_full = True
+            elif len(book) <= book.capacity // 2:
+                self._book_full = False
+            if self._book_full:
+                tracking_partitions = {p for p in source.assigned if self._tracking.owns(p)}
+        await source.pause_only(set(source.assigned) if self._stalled else tracking_partitions)
 
     async def _room_within(self, timeout_s: float) -> bool:
         """Until a quarter of the room is free, or the timeout: polling for every single free
@@ -330,6 +423,8 @@ class Relay:
         self._state_reported_at = now
         source = self._require_source()
         self._observer.loop_state(self._scheduler.held, len(source.assigned), len(source.paused))
+        if self._tracking is not None:
+            self._observer.under_tracking(self._tracking.under_tracking)
 
     def _probe_due(self) -> bool:
         """Checked every turn of the loop: the clock first, the assignment (a copy) last."""
@@ -339,12 +434,16 @@ class Relay:
             return False
         if self._probe is not None and not self._probe.done():
             return False
-        return bool(self._require_source().assigned)
+        return any(not self._is_tracking(p) for p in self._require_source().assigned)
+
+    def _is_tracking(self, partition: TopicPartition) -> bool:
+        return self._tracking is not None and self._tracking.owns(partition)
 
     async def _probe_broker(self) -> None:
         """Lag per owned partition, from the broker's high watermarks; None: no answer."""
         source = self._require_source()
-        marks = await source.watermarks(set(source.assigned), _PROBE_TIMEOUT_S)
+        owned = {p for p in source.assigned if not self._is_tracking(p)}
+        marks = await source.watermarks(owned, _PROBE_TIMEOUT_S)
         if (marks is not None) != self._broker_reachable:
             if marks is None:
                 log.warning("broker probe: no answer (readiness fails until it answers)")
@@ -387,6 +486,7 @@ class Relay:
             and not source.paused
             and self._scheduler.held == 0
             and time.monotonic() - quiet_since >= until.idle_for_s
+            and (self._tracking is None or self._tracking.nothing_due_within(until.idle_for_s))
         )
 
     async def _shut_down(self) -> None:

@@ -21,11 +21,16 @@ from consumer.config import KafkaSettings
 from consumer.errors import FatalError, TransientError
 from consumer.report import DeadLetter, StatusRecord
 from consumer.runtime.commit import TopicPartition
+from consumer.track import TrackingRecord
 
 _POLL_INTERVAL_S = 0.005
 # Keep retrying through a broker restart rather than fail a record: a status record that is
 # never written would let an event be sent twice.
 _DELIVERY_TIMEOUT_MS = 600_000
+_TRACKING_HINT = (
+    "; create it (cleanup.policy=compact) as kafka.tracking_topic, "
+    "or turn message tracking off with tracking.enabled: false"
+)
 
 
 def status_partition(input_partition: int, status_partitions: int) -> int:
@@ -33,9 +38,11 @@ def status_partition(input_partition: int, status_partitions: int) -> int:
 
 
 class ReportSink:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, *, tracking: bool = False) -> None:
+        """`tracking`: the tracking topic is written too (and must exist)."""
         self._status_topic = settings.status_topic
         self._dlq_topic = settings.dlq_topic
+        self._tracking_topic = settings.tracking_topic if tracking else None
         self._producer = Producer(
             {
                 **settings.client,
@@ -47,6 +54,8 @@ class ReportSink:
             }
         )
         self._status_partitions = self._partitions_of(self._status_topic)
+        if self._tracking_topic is not None:
+            self._partitions_of(self._tracking_topic, hint=_TRACKING_HINT)
         # input partition → status offsets of acknowledged records not yet committed past
         self._pending_status_offsets: dict[TopicPartition, dict[int, int]] = {}
         self._next_status_offset: dict[int, int] = {}
@@ -76,8 +85,10 @@ class ReportSink:
         position: tuple[TopicPartition, int],
         statuses: Sequence[StatusRecord],
         dead: DeadLetter | None,
+        tracking: Sequence[TrackingRecord] = (),
     ) -> None:
-        """Produce every record of one input record and wait until Kafka holds all of them."""
+        """Produce every record of one input record and wait until Kafka holds all of them:
+        its status records, its dead letter, the first tracking record of each message sent."""
         acks: list[asyncio.Future[Message]] = []
         partition, offset = position
         target = self.status_partition_of(partition)
@@ -105,6 +116,7 @@ class ReportSink:
                     on_acked=noted,
                 )
             )
+        acks.extend(self._track(record.key(), record) for record in tracking)
         if dead is not None:
             acks.append(
                 self._produce(
@@ -116,6 +128,38 @@ class ReportSink:
                 )
             )
         await asyncio.gather(*acks)
+
+    async def report_lifecycle(
+        self, statuses: Sequence[StatusRecord], key: bytes, successor: TrackingRecord | None
+    ) -> None:
+        """Publish what a check found, then its successor (None: a tombstone, tracking ends).
+
+        The status records go to the partition the message's SUBMITTED record went to, so a
+        reader sees one event's records in order. The successor is written only after they
+        are acknowledged: it says they were published. A crash between the two publishes
+        them again (the same records, at most once more), never loses them.
+        """
+        await asyncio.gather(
+            *(
+                self._produce(
+                    self._status_topic,
+                    partition=status_partition(record.input.partition, self._status_partitions),
+                    key=record.key(),
+                    value=record.to_bytes(),
+                    headers=None,
+                )
+                for record in statuses
+            )
+        )
+        await self._track(key, successor)
+
+    def _track(self, key: bytes, record: TrackingRecord | None) -> asyncio.Future[Message]:
+        if self._tracking_topic is None:
+            raise RuntimeError("ReportSink(tracking=True) is needed to write tracking records")
+        value = None if record is None else record.to_bytes()
+        return self._produce(
+            self._tracking_topic, partition=None, key=key, value=value, headers=None
+        )
 
     def replay_from(self, partition: TopicPartition, committed_offset: int) -> int | None:
         """Where a reader must start in the status partition to see every record of events
@@ -174,16 +218,16 @@ class ReportSink:
             self._producer.poll(0)
             await asyncio.sleep(_POLL_INTERVAL_S)
 
-    def _partitions_of(self, topic: str) -> int:
+    def _partitions_of(self, topic: str, hint: str = "") -> int:
         try:
             metadata = self._producer.list_topics(topic, timeout=30)
         except KafkaException as exc:
             raise FatalError(
-                f"cannot describe status topic {topic!r}: {exc.args[0].str()}; check "
+                f"cannot describe topic {topic!r}: {exc.args[0].str()}; check "
                 "kafka.bootstrap_servers and the credentials under kafka.client"
             ) from None
         described = metadata.topics.get(topic)
         if described is None or described.error is not None or not described.partitions:
             reason = described.error if described is not None else "not found"
-            raise FatalError(f"status topic {topic!r} is not usable: {reason}")
+            raise FatalError(f"topic {topic!r} is not usable: {reason}{hint}")
         return len(described.partitions)

@@ -76,7 +76,9 @@ class KafkaSource:
         on_revoke: RevokeHook,
         rebalance_timeout_s: float,
         max_poll_interval_ms: int = 300_000,
+        also_read: tuple[str, ...] = (),
     ) -> None:
+        """`also_read`: topics read beside the input topics by the same group (tracking)."""
         self._config = consumer_config(settings, max_poll_interval_ms)
         self._consumer = Consumer(self._config)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-poll")
@@ -90,7 +92,7 @@ class KafkaSource:
         self._assigned: set[TopicPartition] = set()
         self._paused: set[TopicPartition] = set()
         self._assignment_changed_at = time.monotonic()
-        self._topics = list(settings.input_topics)
+        self._topics = [*settings.input_topics, *also_read]
 
     @property
     def client_config(self) -> dict[str, Any]:
@@ -152,6 +154,24 @@ class KafkaSource:
         if self._paused:
             await self._in_thread(self._consumer.resume, _kafka(self._paused & self._assigned))
             self._paused.clear()
+
+    async def pause_only(self, partitions: set[TopicPartition]) -> None:
+        """Pause exactly these (of the assigned ones); resume every other paused one."""
+        wanted = partitions & self._assigned
+        if wanted == self._paused:
+            return
+        leaving = self._paused - wanted
+        if leaving:
+            await self._in_thread(self._consumer.resume, _kafka(leaving & self._assigned))
+            self._paused -= leaving
+        await self.pause(wanted)
+
+    def end_offset(self, partition: TopicPartition) -> int:
+        """The partition's high watermark, asked of the broker. Blocking: rebalance use."""
+        _, high = self._consumer.get_watermark_offsets(
+            KafkaPartition(*partition), timeout=30, cached=False
+        )
+        return int(high)
 
     async def rewind(self, record: InputRecord) -> None:
         """Read this record again later: it came while its partition was to be held."""

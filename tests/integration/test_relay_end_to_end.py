@@ -15,6 +15,7 @@ from consumer.config import (
     ObservabilitySettings,
     ServiceSettings,
     Settings,
+    TrackingSettings,
 )
 from consumer.runtime import StopWhen, run_relay
 from tests.fixtures.kafka import TopicFactory
@@ -45,6 +46,7 @@ def relay_settings(bootstrap: str, topics: dict[str, str], sandbox: Sandbox) -> 
         ),
         io=IoSettings(base_url=sandbox.base_url, services=services),
         rules=[EXAMPLES / "rules"],
+        tracking=TrackingSettings(enabled=False),  # tests/integration/test_message_tracking.py
         observability=ObservabilitySettings(port=0),
     )
 

@@ -18,7 +18,14 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from consumer.io.models import FISCAL_CODE_PATTERN, ULID_PATTERN
 from consumer.observability.metrics import DLQ_STAGES, Metrics
-from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
+from consumer.report import (
+    DELIVERY_OUTCOMES,
+    LIFECYCLE_OUTCOMES,
+    ErrorInfo,
+    InputPosition,
+    Outcome,
+    StatusRecord,
+)
 from tests.fixtures.prometheus import exported_metric_names
 
 TOPIC = "tributi.events"
@@ -351,7 +358,23 @@ def test_expect_creates_every_known_series_at_zero(metrics: Metrics) -> None:
         *(
             series("io_relay_outcomes_total", rule=rule, service=service, outcome=outcome.value)
             for rule, service in rules
-            for outcome in Outcome
+            for outcome in DELIVERY_OUTCOMES
+        ),
+        *(
+            series(
+                "io_relay_lifecycle_records_total",
+                rule=rule,
+                service=service,
+                stage=stage.value,
+                outcome=outcome.value,
+            )
+            for rule, service in rules
+            for stage, outcome in LIFECYCLE_OUTCOMES
+        ),
+        *(
+            series(f"io_relay_submit_to_processed_seconds_{part}", service=service)
+            for _, service in rules
+            for part in ("count", "sum")
         ),
         series("io_relay_outcomes_total", rule="none", service="none", outcome="SKIPPED"),
         series("io_relay_outcomes_total", rule="none", service="none", outcome="INVALID"),
@@ -362,7 +385,7 @@ def test_expect_creates_every_known_series_at_zero(metrics: Metrics) -> None:
         series("io_relay_limiter_wait_seconds_sum", account="comune"),
     }
     made = snapshot(metrics)
-    assert len(expected) == 2 * 3 + 2 * 3 + 2 * 8 + 2 + 2 + 3
+    assert len(expected) == 2 * 3 + 2 * 3 + 2 * 8 + 2 * 9 + 2 * 2 + 2 + 2 + 3
     assert {key: made.get(key) for key in expected} == dict.fromkeys(expected, 0.0)
     assert value(metrics, "io_relay_events_consumed_total", topic="x", type="payment.due") is None
 

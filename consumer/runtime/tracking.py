@@ -1,0 +1,79 @@
+"""The tracking topic's side of the loop: records in, due checks out.
+
+The same group reads the tracking topic beside the input topics, so tracking spreads over
+the replicas and moves with rebalances like everything else. A record read goes into the
+book (consumer.track.book) until its check is due; its offset stays in flight meanwhile, so
+the committed offset never passes a message still under tracking. Checks run on the loop's
+scheduler, at most `max_checks` at once: a backlog of due checks never fills the room that
+input events need.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from consumer.errors import DecodeError
+from consumer.events import InputRecord
+from consumer.runtime.commit import TopicPartition
+from consumer.track import Held, Step, Tracker, TrackingBook, TrackingRecord
+
+
+class TrackingFeed:
+    def __init__(self, topic: str, tracker: Tracker, book: TrackingBook, max_checks: int) -> None:
+        self.topic = topic
+        self.book = book
+        self._tracker = tracker
+        self._max_checks = max_checks
+        self._checking: dict[tuple[TopicPartition, int], None] = {}
+
+    @property
+    def under_tracking(self) -> int:
+        """Messages held in the book or being checked."""
+        return len(self.book) + len(self._checking)
+
+    def owns(self, partition: TopicPartition) -> bool:
+        return partition[0] == self.topic
+
+    def read(self, record: InputRecord) -> list[int]:
+        """Put the record in the book; return the offsets that are done with it (the record
+        it replaces, a tombstone). Raise DecodeError for a record that is no tracking record."""
+        if record.key is None:
+            raise DecodeError("a tracking record needs its message id as key")
+        parsed = None
+        if record.value is not None:
+            try:
+                parsed = TrackingRecord.model_validate_json(record.value)
+            except ValidationError as exc:
+                raise DecodeError(f"not a tracking record: {exc.error_count()} problems") from None
+        partition = (record.topic, record.partition)
+        return self.book.hold(partition, record.offset, record.key.decode(errors="replace"), parsed)
+
+    def due(self, now: datetime | None = None) -> list[Held]:
+        """The checks to start now, within the room left for checks."""
+        room = self._max_checks - len(self._checking)
+        if room <= 0:
+            return []
+        taken = self.book.pop_due(now or datetime.now(UTC), room)
+        self._checking.update(((held.partition, held.offset), None) for held in taken)
+        return taken
+
+    async def check(self, held: Held) -> Step:
+        return await self._tracker.check(held.record)
+
+    def finished(self, held: Held) -> None:
+        """The check ended, or was abandoned."""
+        self._checking.pop((held.partition, held.offset), None)
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """The partitions left: their held records and checks are the next owner's."""
+        self.book.forget(partitions)
+        for gone in [key for key in self._checking if key[0] in partitions]:
+            del self._checking[gone]
+
+    def nothing_due_within(self, seconds: float) -> bool:
+        due = self.book.next_due()
+        return not self._checking and (
+            due is None or (due - datetime.now(UTC)).total_seconds() > seconds
+        )
