@@ -26,6 +26,7 @@ def test_every_contract_has_a_schema() -> None:
     assert names == {
         "cloudevent.schema.json",
         "status-record.schema.json",
+        "tracking-record.schema.json",
         "events/payment_notice.issued.schema.json",
         "events/document.ready.schema.json",
     }
