@@ -474,6 +474,8 @@ class Relay:
         return {p: (o, self._metadata(p, o)) for p, o in found.items() if o is not None}
 
     def _metadata(self, partition: TopicPartition, offset: int) -> str | None:
+        if self._is_tracking(partition):
+            return None  # no ledger behind a tracking partition: its records say it all
         start = self._sink.replay_from(partition, offset)
         return commit_metadata(start if start is not None else self._ledger.replay_start(partition))
 

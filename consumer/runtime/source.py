@@ -183,7 +183,9 @@ class KafkaSource:
         if not offsets:
             return
         partitions = [
-            KafkaPartition(topic, partition, offset, metadata=metadata)
+            KafkaPartition(topic, partition, offset)
+            if metadata is None
+            else KafkaPartition(topic, partition, offset, metadata=metadata)
             for (topic, partition), (offset, metadata) in offsets.items()
         ]
         try:
