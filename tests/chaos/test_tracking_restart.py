@@ -1,0 +1,168 @@
+"""A relay stopped in the middle of tracking, and another started in its place.
+
+While it is down, IO learns that the Premium messages were read and paid. What must hold:
+nothing under tracking is lost (every change arrives after the restart) and nothing is
+doubled. After SIGTERM the relay commits what it checked, so no change may be published
+twice. After kill -9 the one window is a check whose lifecycle records were acknowledged and
+whose successor was not: those records may come once more, only for checks made right at the
+kill, and at most as many as checks were in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.kafka_io import produce
+from tests.fixtures.relay import (
+    FAST_GROUP_CLIENT,
+    RelayFactory,
+    RelayTopics,
+    generate_events,
+    read_statuses,
+    report_figures,
+    wait_for_terminal,
+    wait_until,
+    write_relay_config,
+)
+from tests.fixtures.sandbox import SandboxFactory
+from tests.fixtures.tracking import (
+    FAST_SCHEDULE,
+    advanced,
+    by_message,
+    latest_tracking,
+    mark,
+    pays,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
+
+EVENTS = 300
+MAX_CHECKS = 16
+PHASE_BOUND_S = 90.0  # against a hung test, not a performance claim
+WINDOW_S = 2.0
+
+
+def wanted(message: dict[str, Any]) -> Counter[tuple[str, str]]:
+    """Every Premium message is read and paid (if it pays) while the relay is down."""
+    found = Counter({("PROCESSING", "PROCESSED"): 1})
+    if advanced(message):
+        found[("READING", "READ")] = 1
+        if pays(message):
+            found[("PAYMENT", "PAID")] = 1
+    return found
+
+
+@pytest.fixture(params=["sigterm", "kill-9"])
+def stop(request: pytest.FixtureRequest) -> str:
+    """How the first relay goes: cleanly, or with no chance to finish anything."""
+    how: str = request.param
+    return how
+
+
+def test_a_restart_mid_tracking_loses_no_message_and_doubles_no_change(  # noqa: PLR0917
+    stop: str,
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    start_sandbox: SandboxFactory,
+    start_relay: RelayFactory,
+    tmp_path: Path,
+) -> None:
+    samples = generate_events(EVENTS, prefix=f"tr{stop[:4]}")
+    topics = RelayTopics(
+        new_topic("events", partitions=4),
+        new_topic("status", partitions=4),
+        new_topic("dlq"),
+        new_topic("tracking", partitions=4, config={"cleanup.policy": "compact"}),
+    )
+    sandbox = start_sandbox(
+        profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=500
+    )
+    delivered = produce(kafka_bootstrap, topics.events, samples.records())
+    config = write_relay_config(
+        tmp_path / "relay.yaml",
+        bootstrap=kafka_bootstrap,
+        topics=topics,
+        group=f"relay-{topics.events}",
+        base_url=sandbox.base_url,
+        client=FAST_GROUP_CLIENT,
+        tracking={**FAST_SCHEDULE, "max_checks_in_flight": MAX_CHECKS},
+    )
+    first = start_relay(config, name="first")
+    wait_for_terminal(
+        kafka_bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[first]
+    )
+    accepted = sandbox.messages()
+    premium = [m for m in accepted if advanced(m)]
+    assert premium, "the sample mix must hold Premium messages"
+
+    def processed_everywhere() -> bool:
+        found = by_message(read_statuses(kafka_bootstrap, topics.status))
+        return all(found.get(m["id"], Counter())[("PROCESSING", "PROCESSED")] for m in accepted)
+
+    # Mid-tracking: every message processed, the Premium ones still followed (unread).
+    wait_until(processed_everywhere, timeout=PHASE_BOUND_S, what="PROCESSED", watch=[first])
+    stopped_at = time.time()
+    if stop == "sigterm":
+        first.terminate()
+        assert first.wait(60) == 0
+    else:
+        first.kill()
+    for message in premium:
+        mark(sandbox, message["id"], read_status="READ")
+        if pays(message):
+            mark(sandbox, message["id"], payment_status="PAID")
+
+    second = start_relay(config, name="second")
+
+    def all_arrived() -> bool:
+        found = by_message(read_statuses(kafka_bootstrap, topics.status))
+        return all(found.get(m["id"], Counter()) >= wanted(m) for m in accepted)
+
+    restarted_at = time.time()
+    wait_until(all_arrived, timeout=PHASE_BOUND_S, what="READ and PAID", watch=[second])
+    settled_s = time.time() - restarted_at
+    second.terminate()
+    assert second.wait(60) == 0
+
+    statuses = read_statuses(kafka_bootstrap, topics.status)
+    found = by_message(statuses)
+    extra = {
+        message["id"]: found.get(message["id"], Counter()) - wanted(message)
+        for message in accepted
+        if found.get(message["id"], Counter()) != wanted(message)
+    }
+    doubled = sum(sum(more.values()) for more in extra.values())
+    report_figures(
+        f"tracking restart ({stop})",
+        {
+            "messages": len(accepted),
+            "premium": len(premium),
+            "lifecycle_records": sum(sum(c.values()) for c in found.values()),
+            "expected_records": sum(sum(wanted(m).values()) for m in accepted),
+            "published_twice": doubled,
+            "settled_after_restart_s": round(settled_s, 1),
+        },
+    )
+    # Nothing lost: every message has every change (the wait above), and tracking ended.
+    assert all(found[m["id"]] >= wanted(m) for m in accepted)
+    latest = latest_tracking(kafka_bootstrap, topics)
+    assert latest == dict.fromkeys((m["id"] for m in accepted), None), "all settled"
+    if stop == "sigterm":
+        assert extra == {}, f"changes published twice after a clean restart: {extra}"
+        return
+    # kill -9: only PROCESSED records of checks made at the kill may come twice.
+    assert doubled <= MAX_CHECKS
+    for message_id, more in extra.items():
+        assert set(more) <= {("PROCESSING", "PROCESSED")}, (message_id, more)
+        first_copy = min(
+            s.at.timestamp()
+            for s in statuses
+            if s.io_message_id == message_id and s.outcome == "PROCESSED"
+        )
+        assert stopped_at - WINDOW_S <= first_copy <= stopped_at + WINDOW_S
