@@ -58,6 +58,14 @@ class AccountLimiter:
     def policy(self) -> RatePolicy:
         return self._policy
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]:
+        return self._sleep
+
     async def acquire(self) -> float:
         """Wait for a slot in the account's window; return the seconds spent waiting.
 
@@ -143,7 +151,9 @@ class BudgetShare:
         self._own = AccountLimiter(
             RatePolicy(
                 max(1, math.floor(policy.calls * share)), policy.per_seconds, policy.margin_s
-            )
+            ),
+            clock=account.clock,
+            sleep=account.sleep,
         )
 
     @property

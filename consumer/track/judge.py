@@ -57,7 +57,7 @@ def judge(
             _lifecycle(checked, stage, Outcome.EXPIRED_TRACKING, now, why) for stage in still_open
         ]
         return Step(statuses + expired, None)
-    next_at = max(schedule.next_check(checked), now)
+    next_at = schedule.next_check(checked, now)
     return Step(statuses, checked.model_copy(update={"next_check_at": next_at}))
 
 

@@ -1,14 +1,16 @@
 """When to ask IO about a message next, and when to stop asking.
 
-Checks fall at fixed offsets after the submit (30 s, 2 min, 10 min, 1 h by default), then at a
-fixed interval. A message IO has not processed is given up on `horizon_s` after the submit; a
-Premium message's read and payment status are followed until `premium_horizon_s` after its
-due date (or its submit, without one). The last check falls on the horizon itself, so that
-"given up" always means "IO still had not said, at the horizon".
+Checks fall at fixed offsets after the submit (30 s, 2 min, 10 min, 1 h by default), then at
+a fixed interval; a late check is followed by the next one due, not by the ones it missed. A
+message IO has not processed is given up on `horizon_s` after the submit; a Premium message's
+read and payment status are followed until `premium_horizon_s` after its due date (or its
+submit, without one). The last check falls on the horizon itself, so that "given up" always
+means "IO still had not said, at the horizon".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,14 +34,20 @@ class TrackingSchedule:
     def first_check_after_s(self) -> float:
         return self.checks_after_s[0]
 
-    def next_check(self, record: TrackingRecord) -> datetime:
-        """When check number `record.checks + 1` is due, the horizon at the latest."""
-        done = record.checks
-        if done < len(self.checks_after_s):
-            after = self.checks_after_s[done]
-        else:
-            beyond = done - len(self.checks_after_s) + 1
-            after = self.checks_after_s[-1] + beyond * self.then_every_s
+    def next_check(self, record: TrackingRecord, now: datetime) -> datetime:
+        """The first check of the schedule after `now`, the horizon at the latest.
+
+        Counted from the submit, not from the last check: a check made late (after an
+        outage, or with the budget share spent) is followed by the next one due, never by a
+        burst of the ones missed.
+        """
+        elapsed = (now - record.submitted_at).total_seconds()
+        after = next((offset for offset in self.checks_after_s if offset > elapsed), None)
+        if after is None:
+            last = self.checks_after_s[-1]
+            after = (
+                last + (math.floor((elapsed - last) / self.then_every_s) + 1) * self.then_every_s
+            )
         return min(record.submitted_at + timedelta(seconds=after), self.horizon(record))
 
     def horizon(self, record: TrackingRecord) -> datetime:

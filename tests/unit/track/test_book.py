@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from consumer.report import InputPosition
+from consumer.track import TrackingBook, TrackingRecord
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+P0 = ("tracking", 0)
+P1 = ("tracking", 1)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def record(message_id: str, due_s: float) -> TrackingRecord:
+    return TrackingRecord(
+        message_id=message_id,
+        service="tari",
+        fiscal_code="AAAAAA00A00A000A",
+        event_id=f"evt-{message_id}",
+        event_type="payment.due",
+        rule="payments",
+        input=InputPosition(topic="events", partition=0, offset=1),
+        submitted_at=T0,
+        advanced=False,
+        pays=False,
+        next_check_at=at(due_s),
+    )
+
+
+def hold(book: TrackingBook, offset: int, key: str, due_s: float, partition: str = "p0") -> None:
+    settled = book.hold(P0 if partition == "p0" else P1, offset, key, record(key, due_s))
+    assert settled == []
+
+
+def test_a_held_record_is_popped_only_once_due() -> None:
+    book = TrackingBook(capacity=10)
+    hold(book, 5, "a", due_s=30)
+
+    assert book.pop_due(at(29), limit=10) == []
+    taken = book.pop_due(at(30), limit=10)
+
+    assert [(held.partition, held.offset, held.record.message_id) for held in taken] == [
+        (P0, 5, "a")
+    ]
+    assert len(book) == 0
+    assert book.pop_due(at(60), limit=10) == []
+
+
+def test_due_records_come_earliest_first_up_to_the_limit() -> None:
+    book = TrackingBook(capacity=10)
+    for offset, (key, due) in enumerate([("c", 90), ("a", 30), ("d", 999), ("b", 60)]):
+        hold(book, offset, key, due_s=due)
+
+    first = book.pop_due(at(100), limit=2)
+    rest = book.pop_due(at(100), limit=2)
+
+    assert [held.record.message_id for held in first] == ["a", "b"]
+    assert [held.record.message_id for held in rest] == ["c"]
+    assert len(book) == 1
+
+
+def test_a_later_record_of_a_message_replaces_the_earlier_and_settles_its_offset() -> None:
+    book = TrackingBook(capacity=10)
+    hold(book, 3, "a", due_s=30)
+
+    settled = book.hold(P0, 8, "a", record("a", 600))
+
+    assert settled == [3]
+    assert len(book) == 1
+    assert book.held_in(P0) == 1
+    assert book.pop_due(at(300), limit=10) == []  # the replaced record's due time is gone
+    assert [held.offset for held in book.pop_due(at(600), limit=10)] == [8]
+
+
+def test_a_tombstone_settles_the_earlier_offset_and_its_own() -> None:
+    book = TrackingBook(capacity=10)
+    hold(book, 3, "a", due_s=30)
+
+    settled = book.hold(P0, 9, "a", None)
+
+    assert settled == [3, 9]
+    assert len(book) == 0
+    assert book.held_in(P0) == 0
+    assert book.pop_due(at(30), limit=10) == []
+
+
+def test_a_tombstone_of_an_unknown_message_settles_only_itself() -> None:
+    assert TrackingBook(capacity=10).hold(P0, 4, "nobody", None) == [4]
+
+
+def test_held_in_counts_per_partition() -> None:
+    book = TrackingBook(capacity=10)
+    hold(book, 0, "a", due_s=30)
+    hold(book, 1, "b", due_s=30)
+    hold(book, 0, "c", due_s=99, partition="p1")
+
+    book.pop_due(at(30), limit=1)
+
+    assert (book.held_in(P0), book.held_in(P1)) == (1, 1)
+
+
+def test_a_partition_being_restored_is_not_checked_until_read_to_its_end() -> None:
+    book = TrackingBook(capacity=10)
+    book.assigned(P0, committed=10, end=13)
+    book.assigned(P1, committed=5, end=5)
+    hold(book, 10, "a", due_s=30)
+    hold(book, 5, "b", due_s=30, partition="p1")
+
+    assert book.restoring(P0)
+    assert not book.restoring(P1)
+    assert [held.record.message_id for held in book.pop_due(at(60), limit=10)] == ["b"]
+
+    hold(book, 11, "c", due_s=40)
+    assert book.pop_due(at(60), limit=10) == []
+    hold(book, 12, "d", due_s=50)  # end - 1: read to the end
+
+    assert not book.restoring(P0)
+    taken = book.pop_due(at(60), limit=10)
+    assert [held.record.message_id for held in taken] == ["a", "c", "d"]
+
+
+def test_a_partition_never_committed_restores_from_its_start() -> None:
+    book = TrackingBook(capacity=10)
+    book.assigned(P0, committed=-1001, end=2)
+    book.assigned(P1, committed=-1001, end=0)
+
+    assert book.restoring(P0)
+    assert not book.restoring(P1)
+
+
+def test_a_full_book_stops_waiting_for_the_restore() -> None:
+    book = TrackingBook(capacity=2)
+    book.assigned(P0, committed=0, end=100)
+    hold(book, 0, "a", due_s=30)
+    assert book.pop_due(at(60), limit=10) == []
+    hold(book, 1, "b", due_s=40)
+    assert book.full
+
+    taken = book.pop_due(at(60), limit=10)
+
+    assert [held.record.message_id for held in taken] == ["a", "b"]
+    assert not book.restoring(P0)
+
+
+def test_forget_drops_the_partitions_records() -> None:
+    book = TrackingBook(capacity=10)
+    book.assigned(P1, committed=0, end=50)
+    hold(book, 0, "a", due_s=30)
+    hold(book, 0, "b", due_s=10, partition="p1")
+
+    book.forget([P1])
+
+    assert len(book) == 1
+    assert book.held_in(P1) == 0
+    assert not book.restoring(P1)
+    assert book.next_due() == at(30)
+    assert [held.record.message_id for held in book.pop_due(at(60), limit=10)] == ["a"]
+
+
+def test_next_due_skips_replaced_and_taken_records() -> None:
+    book = TrackingBook(capacity=10)
+    assert book.next_due() is None
+    hold(book, 0, "a", due_s=10)
+    hold(book, 1, "b", due_s=20)
+    book.hold(P0, 2, "a", record("a", 90))  # a's entry at 10 s is stale
+
+    assert book.next_due() == at(20)
+    book.pop_due(at(20), limit=10)
+    assert book.next_due() == at(90)
+
+
+def test_full_and_capacity_follow_what_is_held() -> None:
+    book = TrackingBook(capacity=2)
+    hold(book, 0, "a", due_s=10)
+    assert (len(book), book.full, book.capacity) == (1, False, 2)
+
+    hold(book, 1, "b", due_s=10)
+    assert (len(book), book.full) == (2, True)
+
+    book.pop_due(at(10), limit=1)
+    assert (len(book), book.full) == (1, False)
