@@ -1,10 +1,16 @@
 """`make demo`: the sample events through a real broker, the real relay and the IO sandbox.
 
-1. recreate the demo topics (a clean slate each run) and forget the demo group's offsets;
+1. recreate the demo topics (a clean slate each run; the tracking topic compacted) and forget
+   the demo group's offsets;
 2. start the IO sandbox with examples/profiles.yaml;
 3. produce examples/events/* (`*.binary.json` as binary-mode CloudEvents);
-4. run `io-relay run --config examples/config.yaml` until it has been idle for a moment;
-5. print one line per event from the status topic, and the dead letters.
+4. start `io-relay run --config examples/config.yaml` in the background;
+5. play the citizen: every Premium (ADVANCED) message the sandbox accepted is marked READ, and
+   PAID when it carries a payment notice;
+6. wait until every SUBMITTED message has its lifecycle records on the status topic (PROCESSED;
+   READ and PAID for Premium ones), then stop the relay with SIGTERM;
+7. print one line per status record, each event's lifecycle after its delivery, and the dead
+   letters.
 
 The broker must be up (`make kafka-up`); its address comes from KAFKA_BOOTSTRAP.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,28 +39,40 @@ CONFIG = HERE / "config.yaml"
 EVENTS = HERE / "events"
 PROFILES = HERE / "profiles.yaml"
 RELAY_LOG = HERE.parent / ".cache" / "demo-relay.log"
-IDLE_S = 3.0
+LIFECYCLE_TIMEOUT_S = 60.0  # config.yaml's tracking schedule checks after 1, 3, 6, 9... s
 IO_RELAY = [sys.executable, "-m", "consumer"]  # the venv's own io-relay, PATH or not
+# The report's order within an event: its delivery, then what IO said of the message later.
+STAGES = ("DELIVERY", "PROCESSING", "READING", "PAYMENT")
 
 
 def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     kafka = yaml.safe_load(CONFIG.read_text())["kafka"]
     input_topic = kafka["input_topics"][0]
-    reset_topics(bootstrap, [input_topic, kafka["status_topic"], kafka["dlq_topic"]])
+    reset_topics(
+        bootstrap,
+        [input_topic, kafka["status_topic"], kafka["dlq_topic"]],
+        compacted=[kafka["tracking_topic"]],
+    )
     forget_group(bootstrap, kafka["group_id"])
     port = free_port()
+    sandbox_url = f"http://127.0.0.1:{port}"
     sandbox = start_sandbox(port)
     try:
         files = produce_events(bootstrap, input_topic)
         print(f"demo: produced {len(files)} sample events to {input_topic}", file=sys.stderr)
-        code = run_relay(bootstrap, port)
+        relay = start_relay(bootstrap, sandbox_url)
+        try:
+            statuses = follow_lifecycles(
+                bootstrap, kafka["status_topic"], sandbox_url, relay, files
+            )
+        finally:
+            code = stop_relay(relay)
         if code != 0:
             print(f"demo: io-relay exited with {code}; its log: {RELAY_LOG}", file=sys.stderr)
             return code
-        statuses = read_topic(bootstrap, kafka["status_topic"])
         dead = read_topic(bootstrap, kafka["dlq_topic"])
-        accepted = get_json(f"http://127.0.0.1:{port}/__sandbox/messages")
+        accepted = get_json(f"{sandbox_url}/__sandbox/messages")
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
@@ -61,10 +80,12 @@ def main() -> int:
     return 0
 
 
-def reset_topics(bootstrap: str, topics: list[str]) -> None:
+def reset_topics(bootstrap: str, topics: list[str], compacted: list[str]) -> None:
+    """Delete and create the topics, 3 partitions each; `compacted` ones keep the last record
+    of each key (the tracking topic: one record per message under tracking)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
-    doomed = [topic for topic in topics if topic in existing]
+    doomed = [topic for topic in [*topics, *compacted] if topic in existing]
     if doomed:
         for future in admin.delete_topics(doomed, operation_timeout=30).values():
             future.result()
@@ -74,6 +95,12 @@ def reset_topics(bootstrap: str, topics: list[str]) -> None:
             raise SystemExit(f"demo: topics {doomed} are still being deleted")
         time.sleep(0.2)
     fresh = [NewTopic(topic, num_partitions=3, replication_factor=1) for topic in topics]
+    fresh += [
+        NewTopic(
+            topic, num_partitions=3, replication_factor=1, config={"cleanup.policy": "compact"}
+        )
+        for topic in compacted
+    ]
     for future in admin.create_topics(fresh, operation_timeout=30).values():
         future.result()
 
@@ -142,21 +169,127 @@ def produce_events(bootstrap: str, topic: str) -> dict[tuple[int, int], str]:
     return landed
 
 
-def run_relay(bootstrap: str, sandbox_port: int) -> int:
+def start_relay(bootstrap: str, sandbox_url: str) -> subprocess.Popen[bytes]:
+    """`io-relay run` in the background, its log in RELAY_LOG; it runs until SIGTERM."""
     env = {
         **os.environ,
         "IO_RELAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "IO_RELAY_IO__BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+        "IO_RELAY_IO__BASE_URL": sandbox_url,
         # A port of its own: a relay left running elsewhere may hold 9400.
         "IO_RELAY_OBSERVABILITY__PORT": str(free_port()),
     }
-    command = [*IO_RELAY, "run", "--config", str(CONFIG), "--exit-when-idle", str(IDLE_S)]
     RELAY_LOG.parent.mkdir(exist_ok=True)
     with RELAY_LOG.open("w") as log:
-        return subprocess.run(command, env=env, check=False, stderr=log).returncode
+        command = [*IO_RELAY, "run", "--config", str(CONFIG)]
+        return subprocess.Popen(command, env=env, stderr=log)
 
 
-def read_topic(bootstrap: str, topic: str) -> list[Any]:
+def stop_relay(relay: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, as Kubernetes would: the relay finishes what it holds and exits 0."""
+    if relay.poll() is None:
+        relay.send_signal(signal.SIGTERM)
+    try:
+        return relay.wait(timeout=45)
+    except subprocess.TimeoutExpired:
+        relay.kill()
+        print("demo: io-relay did not stop within 45 s of SIGTERM", file=sys.stderr)
+        return relay.wait()
+
+
+def follow_lifecycles(
+    bootstrap: str,
+    status_topic: str,
+    sandbox_url: str,
+    relay: subprocess.Popen[bytes],
+    files: dict[tuple[int, int], str],
+) -> list[dict[str, Any]]:
+    """Read the status topic while the relay runs, acting as the citizens meanwhile, until it
+    holds every record `awaited` lists; return every status record read."""
+    consumer = reader_from_start(bootstrap, status_topic)
+    statuses: list[dict[str, Any]] = []
+    marked: set[str] = set()
+    deadline = time.monotonic() + LIFECYCLE_TIMEOUT_S
+    try:
+        while True:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                value = message.value()
+                assert value is not None, "a status record always has a value"
+                statuses.append(json.loads(value))
+                continue  # read what is there before asking the sandbox
+            accepted = get_json(f"{sandbox_url}/__sandbox/messages")
+            read_and_pay(sandbox_url, accepted, marked)
+            missing = awaited(files, statuses, accepted)
+            if not missing:
+                return statuses
+            if relay.poll() is not None:
+                raise SystemExit(f"demo: io-relay exited with {relay.returncode}; see {RELAY_LOG}")
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"demo: after {LIFECYCLE_TIMEOUT_S:.0f} s the status topic still lacks "
+                    + "; ".join(missing)
+                    + f" (the relay's log: {RELAY_LOG})"
+                )
+    finally:
+        consumer.close()
+
+
+def read_and_pay(sandbox_url: str, accepted: list[Any], marked: set[str]) -> None:
+    """What a citizen does in the app, told to the sandbox: each Premium message not marked yet
+    is read, and paid when it is a payment notice. IO reports both on getMessage."""
+    for message in accepted:
+        body = message["body"]
+        if message["id"] in marked or body.get("feature_level_type") != "ADVANCED":
+            continue
+        marks = {"read_status": "READ"}
+        if body["content"].get("payment_data"):
+            marks["payment_status"] = "PAID"
+        url = f"{sandbox_url}/__sandbox/messages/{message['id']}"
+        answer = httpx.patch(url, json=marks, timeout=5)
+        if answer.status_code == 409:
+            raise SystemExit(
+                f"demo: the sandbox refused {marks} for {message['id']}: {answer.text}"
+            )
+        answer.raise_for_status()
+        marked.add(message["id"])
+        print(f"demo: the citizen read {message['id']}", file=sys.stderr)
+        if "payment_status" in marks:
+            print(f"demo: the citizen paid {message['id']}", file=sys.stderr)
+
+
+def awaited(
+    files: dict[tuple[int, int], str], statuses: list[dict[str, Any]], accepted: list[Any]
+) -> list[str]:
+    """The status records not there yet: a delivery record for every sample event, then for
+    every SUBMITTED message PROCESSED, and READ (Premium) and PAID (Premium with payment data)."""
+
+    def position(status: dict[str, Any]) -> tuple[int, int]:
+        return status["input"]["partition"], status["input"]["offset"]
+
+    delivered = {position(status) for status in statuses if status["stage"] == "DELIVERY"}
+    missing = [f"the delivery of {file}" for at, file in files.items() if at not in delivered]
+    bodies = {message["id"]: message["body"] for message in accepted}
+    seen = {(status["io_message_id"], status["outcome"]) for status in statuses}
+    for status in statuses:
+        if status["outcome"] != "SUBMITTED":
+            continue
+        message_id = status["io_message_id"]
+        body = bodies[message_id]
+        wanted = ["PROCESSED"]
+        if body.get("feature_level_type") == "ADVANCED":
+            wanted.append("READ")
+            if body["content"].get("payment_data"):
+                wanted.append("PAID")
+        missing += [
+            f"{outcome} of {files.get(position(status), '?')} (IO message {message_id})"
+            for outcome in wanted
+            if (message_id, outcome) not in seen
+        ]
+    return missing
+
+
+def reader_from_start(bootstrap: str, topic: str) -> Consumer:
+    """A consumer of `topic` from its beginning, in a group of its own."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -166,6 +299,12 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
         }
     )
     consumer.subscribe([topic])
+    return consumer
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of `topic`: read until 2 s pass without a new one."""
+    consumer = reader_from_start(bootstrap, topic)
     records: list[Any] = []
     quiet_since = time.monotonic()
     while time.monotonic() - quiet_since < 2.0:
@@ -182,18 +321,24 @@ def get_json(url: str) -> Any:
 
 
 def print_report(
-    files: dict[tuple[int, int], str], statuses: list[Any], dead: list[Any], accepted: list[Any]
+    files: dict[tuple[int, int], str],
+    statuses: list[dict[str, Any]],
+    dead: list[Any],
+    accepted: list[Any],
 ) -> None:
-    """One line per status record, in the order of the sample files."""
-    rows = [json.loads(message.value()) for message in statuses]
-    rows.sort(key=lambda s: files.get((s["input"]["partition"], s["input"]["offset"]), "?"))
-    print(f"\n{'file':<22} {'event':<10} {'rule':<15} {'outcome':<28} detail")
+    """One line per status record, in the order of the sample files; within a file, the delivery
+    record first, then the message's lifecycle (processing, reading, payment)."""
+
+    def file_of(status: dict[str, Any]) -> str:
+        return files.get((status["input"]["partition"], status["input"]["offset"]), "?")
+
+    rows = sorted(statuses, key=lambda s: (file_of(s), STAGES.index(s["stage"])))
+    print(f"\n{'file':<22} {'event':<10} {'rule':<15} {'stage':<11} {'outcome':<28} detail")
     for status in rows:
-        file = files.get((status["input"]["partition"], status["input"]["offset"]), "?")
         detail = status["io_message_id"] or (status["error"] or {}).get("detail") or ""
         print(
-            f"{file:<22} {status['event_id'] or '-':<10} {status['rule'] or '-':<15} "
-            f"{status['outcome']:<28} {detail}"
+            f"{file_of(status):<22} {status['event_id'] or '-':<10} {status['rule'] or '-':<15} "
+            f"{status['stage']:<11} {status['outcome']:<28} {detail}"
         )
     print(
         f"\n{len(rows)} status records, {len(dead)} dead letters, "

@@ -175,6 +175,10 @@ def test_kafka_init_creates_the_configs_topics(
     assert created, script
     kafka = settings.kafka
     assert set(created[1].split()) == {*kafka.input_topics, kafka.status_topic, kafka.dlq_topic}
+    # The tracking topic on its own: compacted, one record per message under tracking.
+    commands = script.replace("\\\n", " ").splitlines()
+    compacted = [line for line in commands if "--config cleanup.policy=compact" in line]
+    assert [option(line.split(), "--topic") for line in compacted] == [kafka.tracking_topic]
     assert "--if-not-exists" in script
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
 

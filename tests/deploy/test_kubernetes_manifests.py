@@ -368,6 +368,15 @@ def test_the_configmap_config_and_rules_load(settings: Settings, mounted: Path) 
     assert {rule.service for rule in rules} <= settings.io.services.keys()
 
 
+def test_the_config_names_each_topic_once(settings: Settings, mounted: Path) -> None:
+    """The status, DLQ and tracking topics are spelt out (no default) and never shared."""
+    kafka = settings.kafka
+    written = yaml.safe_load((mounted / CONFIG_PATH.lstrip("/")).read_text(encoding="utf-8"))
+    assert {"status_topic", "dlq_topic", "tracking_topic"} <= written["kafka"].keys()
+    topics = [*kafka.input_topics, kafka.status_topic, kafka.dlq_topic, kafka.tracking_topic]
+    assert len(set(topics)) == len(topics)
+
+
 def test_the_rules_configmap_is_examples_rules(objects: list[Object]) -> None:
     examples = {
         path.name: path.read_text(encoding="utf-8")
