@@ -16,9 +16,9 @@ With tracking on, the same loop reads the tracking topic (see tracking.py): its 
 in the book, not in the scheduler, until their check is due; a full book pauses the tracking
 partitions only.
 
-Every `probe_interval_s` the broker is asked for the owned input partitions' watermarks: the
-lag (high watermark minus the done prefix) and whether the broker answers at all, for
-metrics and readiness. Tracking partitions are left out: their records wait on purpose.
+Every `probe_interval_s` the broker is asked for the owned partitions' watermarks: the lag
+(high watermark minus the done prefix) and whether the broker answers at all, for metrics
+and readiness. Tracking partitions have no lag figure: their records wait on purpose.
 """
 
 from __future__ import annotations
@@ -434,7 +434,7 @@ class Relay:
             return False
         if self._probe is not None and not self._probe.done():
             return False
-        return any(not self._is_tracking(p) for p in self._require_source().assigned)
+        return bool(self._require_source().assigned)
 
     def _is_tracking(self, partition: TopicPartition) -> bool:
         return self._tracking is not None and self._tracking.owns(partition)
@@ -442,8 +442,9 @@ class Relay:
     async def _probe_broker(self) -> None:
         """Lag per owned partition, from the broker's high watermarks; None: no answer."""
         source = self._require_source()
-        owned = {p for p in source.assigned if not self._is_tracking(p)}
-        marks = await source.watermarks(owned, _PROBE_TIMEOUT_S)
+        # Every owned partition is asked (a replica may own tracking partitions only, and must
+        # still know whether the broker answers); only input partitions have a lag.
+        marks = await source.watermarks(set(source.assigned), _PROBE_TIMEOUT_S)
         if (marks is not None) != self._broker_reachable:
             if marks is None:
                 log.warning("broker probe: no answer (readiness fails until it answers)")
@@ -457,8 +458,8 @@ class Relay:
             return
         lag: dict[TopicPartition, int] = {}
         for partition, (low, high) in marks.items():
-            if partition not in source.assigned:  # revoked while the broker answered
-                continue
+            if partition not in source.assigned or self._is_tracking(partition):
+                continue  # revoked while the broker answered, or records waiting on purpose
             position = self._offsets.position(partition)
             if position is None:
                 position = self._assigned_at_offset.get(partition, -1)
