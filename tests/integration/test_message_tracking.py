@@ -17,6 +17,8 @@ import pytest
 
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import produce
+from tests.fixtures.ports import free_port
+from tests.fixtures.prometheus import Samples, scrape
 from tests.fixtures.relay import (
     RelayFactory,
     RelayTopics,
@@ -74,6 +76,7 @@ def test_every_submitted_message_is_followed_to_its_outcome_and_premium_to_read_
         group=f"relay-{topics.events}",
         base_url=sandbox.base_url,
         tracking=FAST_SCHEDULE,
+        metrics_port=(metrics_port := free_port()),
     )
     relay = start_relay(config)
     wait_for_terminal(
@@ -90,6 +93,15 @@ def test_every_submitted_message_is_followed_to_its_outcome_and_premium_to_read_
         return all(found.get(m["id"], Counter()) >= plan.expected(m) for m in accepted)
 
     wait_until(all_arrived, timeout=PHASE_BOUND_S, what="every lifecycle record", watch=[relay])
+    still_followed = {m["id"] for m in accepted if m["id"] in plan.unavailable and pays(m)}
+    published = sum(found.values(), Counter())
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    wait_until(
+        lambda: metrics_agree(scrape(metrics_url), published, len(still_followed), topics),
+        timeout=PHASE_BOUND_S,
+        what="the metrics to count every lifecycle record",
+        watch=[relay],
+    )
     relay.terminate()
     assert relay.wait(60) == 0
 
@@ -100,7 +112,6 @@ def test_every_submitted_message_is_followed_to_its_outcome_and_premium_to_read_
     }, "each change published exactly once, and nothing else"
     check_lifecycle_records_follow_their_submitted_record(statuses)
     # Settled messages end with a tombstone; the ones whose payment is still open do not.
-    still_followed = {m["id"] for m in accepted if m["id"] in plan.unavailable and pays(m)}
     latest = latest_tracking(kafka_bootstrap, topics)
     assert set(latest) == {s.io_message_id for s in submitted(statuses)}
     assert {k for k, value in latest.items() if value is not None} == still_followed
@@ -156,6 +167,26 @@ class Plan:
         if message["id"] in self.unavailable:
             wanted[("READING", "READ_UNAVAILABLE")] = 1
         return wanted
+
+
+def metrics_agree(
+    samples: Samples, published: Counter[tuple[str, str]], followed: int, topics: RelayTopics
+) -> bool:
+    """The lifecycle counters match the topic, the PROCESSED ones were timed, the gauge counts
+    the messages still followed, and the tracking topic has no lag figure."""
+    counted: Counter[tuple[str, str]] = Counter()
+    for labels, value in samples.get("io_relay_lifecycle_records_total", {}).items():
+        named = dict(labels)
+        if value:
+            counted[(named["stage"], named["outcome"])] += int(value)
+    timed = sum(samples.get("io_relay_submit_to_processed_seconds_count", {}).values())
+    lag_topics = {dict(labels)["topic"] for labels in samples.get("io_relay_consumer_lag", {})}
+    return (
+        counted == published
+        and timed == published[("PROCESSING", "PROCESSED")]
+        and samples.get("io_relay_messages_tracked", {}).get(()) == followed
+        and lag_topics == {topics.events}
+    )
 
 
 def check_lifecycle_records_follow_their_submitted_record(statuses: list[Status]) -> None:
