@@ -169,6 +169,13 @@ class ContractExporter:
         self.dlq = Counter("io_relay_dlq_records", "", ["topic", "stage"], registry=r)
         self.last_submit = Gauge("io_relay_last_submit_timestamp_seconds", "", registry=r)
         self.window = Histogram("io_relay_double_send_window_seconds", "", registry=r)
+        self.lifecycle = Counter(
+            "io_relay_lifecycle_records", "", ["rule", "service", "stage", "outcome"], registry=r
+        )
+        self.to_processed = Histogram(
+            "io_relay_submit_to_processed_seconds", "", ["service"], registry=r
+        )
+        self.tracked = Gauge("io_relay_messages_tracked", "", registry=r)
         self.build = Gauge("io_relay_build_info", "", ["version", "python_version"], registry=r)
         self.build.labels("0.1.0", "3.11.7").set(1)
         self.assigned.set(6)
@@ -192,6 +199,10 @@ class ContractExporter:
         self.dlq.labels(topic, "decode").inc()
         self.last_submit.set(time.time())
         self.window.observe(0.015)
+        self.lifecycle.labels("tari-notice", "tari", "PROCESSING", "PROCESSED").inc()
+        self.lifecycle.labels("tari-notice", "tari", "READING", "READ").inc()
+        self.to_processed.labels("tari").observe(31.0)
+        self.tracked.set(40)
 
 
 @pytest.fixture
