@@ -225,8 +225,9 @@ class TrackingSettings(_Section):
     )
     max_checks_in_flight: Annotated[int, Field(ge=1, le=1000)] = 16
     max_held: Annotated[int, Field(ge=100)] = Field(
-        default=100_000,
-        description="tracking records held in memory until due; past it, reading pauses",
+        default=50_000,
+        description="tracking records held in memory until due (about 0.9 KB each); past it, "
+        "reading the tracking topic pauses",
     )
 
     @field_validator("checks_after_s")

@@ -321,18 +321,19 @@ class Relay:
         if self._tracking is None:
             return
         for held in self._tracking.due():
-            lane = (held.partition[0], held.partition[1], held.record.message_id)
+            lane = (held.partition[0], held.partition[1], held.key)
             self._scheduler.submit(lane, partial(self._check, held))
 
     async def _check(self, held: Held) -> None:
         """Ask IO; publish the changes, then the next tracking record; then the old is done."""
         assert self._tracking is not None
         try:
-            step = await self._tracking.check(held)
-            await self._sink.report_lifecycle(step.statuses, held.record.key(), step.next)
+            record = held.record
+            step = await self._tracking.check(record)
+            await self._sink.report_lifecycle(step.statuses, record.key(), step.next)
         finally:
             self._tracking.finished(held)
-        self._observer.tracked(held.record, step.statuses, settled=step.next is None)
+        self._observer.tracked(record, step.statuses, settled=step.next is None)
         for status in step.statuses:
             log.info(
                 "message lifecycle",

@@ -48,7 +48,8 @@ class TrackingFeed:
             except ValidationError as exc:
                 raise DecodeError(f"not a tracking record: {exc.error_count()} problems") from None
         partition = (record.topic, record.partition)
-        return self.book.hold(partition, record.offset, record.key.decode(errors="replace"), parsed)
+        key = record.key.decode(errors="replace")
+        return self.book.hold(partition, record.offset, key, parsed, record.value)
 
     def due(self, now: datetime | None = None) -> list[Held]:
         """The checks to start now, within the room left for checks."""
@@ -59,8 +60,8 @@ class TrackingFeed:
         self._checking.update(((held.partition, held.offset), None) for held in taken)
         return taken
 
-    async def check(self, held: Held) -> Step:
-        return await self._tracker.check(held.record)
+    async def check(self, record: TrackingRecord) -> Step:
+        return await self._tracker.check(record)
 
     def finished(self, held: Held) -> None:
         """The check ended, or was abandoned."""
