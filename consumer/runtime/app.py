@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+from collections.abc import Mapping
 from contextlib import suppress
 
 from consumer.config import (
@@ -22,6 +23,7 @@ from consumer.io import (
     IoClient,
     IoObserver,
     IoService,
+    Pacer,
     ProfileCache,
     RatePolicy,
     RetryPolicy,
@@ -60,21 +62,12 @@ def account_limiters(settings: IoSettings) -> dict[str, AccountLimiter]:
 
 def io_services(
     settings: IoSettings,
-    limiters: dict[str, AccountLimiter] | None = None,
-    *,
-    share: float | None = None,
+    limiters: Mapping[str, Pacer] | None = None,
 ) -> dict[str, IoService]:
-    """Each service with its key and its account's limiter (only `share` of it, if given)."""
-    limiters = limiters or account_limiters(settings)
+    """Each service with its key and the pacer its account's services share."""
+    pacers = limiters if limiters is not None else account_limiters(settings)
     return {
-        name: IoService(
-            name,
-            service.subscription_key(),
-            service.account,
-            limiters[service.account]
-            if share is None
-            else BudgetShare(limiters[service.account], share),
-        )
+        name: IoService(name, service.subscription_key(), service.account, pacers[service.account])
         for name, service in settings.services.items()
     }
 
@@ -118,7 +111,13 @@ def tracking_feed(
     tracking = settings.tracking
     if not tracking.enabled:
         return None
-    services = io_services(settings.io, limiters, share=tracking.budget_share)
+    # One share per account, shared by its services like the account's own limiter: a share
+    # per service would let an account of three services spend three shares on checks.
+    shares = {
+        account: BudgetShare(limiter, tracking.budget_share)
+        for account, limiter in limiters.items()
+    }
+    services = io_services(settings.io, shares)
     tracker = Tracker(client, services, tracking_schedule(tracking))
     return TrackingFeed(
         settings.kafka.tracking_topic,
