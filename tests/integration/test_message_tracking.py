@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import produce
@@ -25,6 +26,7 @@ from tests.fixtures.relay import (
     Status,
     generate_events,
     read_statuses,
+    report_figures,
     wait_for_terminal,
     wait_until,
     write_relay_config,
@@ -258,3 +260,78 @@ def test_a_message_io_never_processes_is_given_up_at_the_horizon(
         assert (record.at - submitted_at).total_seconds() >= 4.0
     latest = latest_tracking(kafka_bootstrap, topics)
     assert latest == dict.fromkeys((m["id"] for m in accepted), None)
+
+
+CHECK = "GET /api/v1/messages/{fiscal_code}/{id}"
+
+
+def calls_by_route(sandbox: Sandbox) -> Counter[str]:
+    requests: dict[str, dict[str, int]] = sandbox.stats()["requests"]
+    return Counter({route: sum(answers.values()) for route, answers in requests.items()})
+
+
+def test_checks_take_no_more_than_their_share_and_submissions_go_on(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    start_sandbox: SandboxFactory,
+    start_relay: RelayFactory,
+    tmp_path: Path,
+) -> None:
+    """IO's gateway allows 40 calls a second here, and checks may take a fifth of it. With far
+    more checks due than that (every message asked twice a second, none ever processed), new
+    events must still get the other four fifths."""
+    first, second = generate_events(100, prefix="sh"), generate_events(200, prefix="sh", start=100)
+    topics = tracking_topics(new_topic)
+    sandbox = start_sandbox(
+        profiles=(first + second).profiles_document(),
+        rate_limit="40/1s",
+        latency_ms=20,
+        processing_delay_ms=600_000,
+    )
+    config = write_relay_config(
+        tmp_path / "relay.yaml",
+        bootstrap=kafka_bootstrap,
+        topics=topics,
+        group=f"relay-{topics.events}",
+        base_url=sandbox.base_url,
+        tracking={"checks_after_s": [0.5], "then_every_s": 0.5, "budget_share": 0.2},
+    )
+    settings = yaml.safe_load(config.read_text())
+    settings["io"]["accounts"]["test"] = {"calls": 40, "per_seconds": 1.0}
+    config.write_text(yaml.safe_dump(settings))
+    relay = start_relay(config)
+    delivered = produce(kafka_bootstrap, topics.events, first.records())
+    wait_for_terminal(
+        kafka_bootstrap, topics.status, first, delivered, timeout=PHASE_BOUND_S, watch=[relay]
+    )
+    before = calls_by_route(sandbox)
+    limited_before = sandbox.stats()["rate_limited"]
+
+    delivered += produce(kafka_bootstrap, topics.events, second.records())
+    wait_for_terminal(
+        kafka_bootstrap,
+        topics.status,
+        first + second,
+        delivered,
+        timeout=PHASE_BOUND_S * 2,
+        watch=[relay],
+    )
+    calls = calls_by_route(sandbox) - before
+    limited = sandbox.stats()["rate_limited"] - limited_before
+    relay.terminate()
+    assert relay.wait(60) == 0
+
+    total = sum(calls.values())
+    report_figures(
+        "checks beside submissions",
+        {
+            "calls": total,
+            "checks": calls[CHECK],
+            "check_share": round(calls[CHECK] / total, 3),
+            "answered_429": limited,
+        },
+    )
+    assert calls[CHECK] > 0, "checks were due all along: some must have run"
+    # A fifth of every window, give or take the windows cut at both ends of the phase.
+    assert calls[CHECK] / total <= 0.25
+    assert limited <= total * 0.02
