@@ -212,8 +212,13 @@ class Relay:
         tracking = self._tracking
         if tracking is not None:
             for partition, (offset, _metadata) in committed.items():
-                if tracking.owns(partition):
-                    tracking.book.assigned(partition, offset, source.end_offset(partition))
+                if not tracking.owns(partition):
+                    continue
+                end = source.end_offset(partition)
+                if end is None:  # checks start at once: a replaced record may be checked
+                    log.warning("tracking partition assigned without its end offset")
+                    continue
+                tracking.book.assigned(partition, offset, end)
             committed = {p: c for p, c in committed.items() if not tracking.owns(p)}
         starts = {
             partition: (self._sink.status_partition_of(partition), status_offset_in(metadata))

@@ -166,11 +166,16 @@ class KafkaSource:
             self._paused -= leaving
         await self.pause(wanted)
 
-    def end_offset(self, partition: TopicPartition) -> int:
-        """The partition's high watermark, asked of the broker. Blocking: rebalance use."""
-        _, high = self._consumer.get_watermark_offsets(
-            KafkaPartition(*partition), timeout=30, cached=False
-        )
+    def end_offset(self, partition: TopicPartition) -> int | None:
+        """The partition's high watermark, asked of the broker (None: no answer). Blocking:
+        rebalance use."""
+        try:
+            _, high = self._consumer.get_watermark_offsets(
+                KafkaPartition(*partition), timeout=30, cached=False
+            )
+        except KafkaException as exc:
+            log.warning("kafka: no end offset for %s[%d]: %s", *partition, exc)
+            return None
         return int(high)
 
     async def rewind(self, record: InputRecord) -> None:
