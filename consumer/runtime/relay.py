@@ -209,6 +209,7 @@ class Relay:
     def on_assign(self, committed: dict[TopicPartition, tuple[int, str | None]]) -> None:
         """Before any record of the new partitions is read: load what was already reported."""
         source = self._require_source()
+        assigned = sorted(committed)
         tracking = self._tracking
         if tracking is not None:
             for partition, (offset, _metadata) in committed.items():
@@ -229,7 +230,7 @@ class Relay:
         read = self._ledger.load(source.client_config, self._sink.status_topic, starts)
         log.info(
             "partitions assigned",
-            extra={"partitions": sorted(committed), "ledger_records_read": read},
+            extra={"partitions": assigned, "ledger_records_read": read},
         )
 
     async def on_revoke(self, partitions: list[TopicPartition]) -> Offsets:
