@@ -299,16 +299,22 @@ def relay_config(
     max_in_flight: int = 256,
     calls: int = 1_000_000,
     per_seconds: float = 1.0,
+    tracking_topic: str | None = None,
+    tracking: dict[str, Any] | None = None,
 ) -> Path:
-    """The example rules and services; one account with the given gateway policy."""
+    """The example rules and services; one account with the given gateway policy; message
+    tracking only with a `tracking_topic` (and its `tracking` settings)."""
+    kafka: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": f"bench-{topics.events}",
+        "input_topics": [topics.events],
+        "status_topic": topics.status,
+        "dlq_topic": topics.dlq,
+    }
+    if tracking_topic is not None:
+        kafka["tracking_topic"] = tracking_topic
     config = {
-        "kafka": {
-            "bootstrap_servers": bootstrap,
-            "group_id": f"bench-{topics.events}",
-            "input_topics": [topics.events],
-            "status_topic": topics.status,
-            "dlq_topic": topics.dlq,
-        },
+        "kafka": kafka,
         "io": {
             "base_url": base_url,
             "accounts": {"bench": {"calls": calls, "per_seconds": per_seconds}},
@@ -319,8 +325,8 @@ def relay_config(
         },
         "rules": [str(RULES)],
         "runtime": {"max_in_flight": max_in_flight},
-        # The figures are about delivery; tracking's first checks come 30 s after a run.
-        "tracking": {"enabled": False},
+        # Off unless asked: the delivery figures would not count checks 30 s after a run.
+        "tracking": {"enabled": tracking_topic is not None, **(tracking or {})},
         "observability": {"port": 0},
     }
     path.write_text(yaml.safe_dump(config))

@@ -5,7 +5,7 @@ sequential baseline on the delivery and goodput scenarios so io-relay's figures 
 ratios against it. About 12 minutes with the issue's sizes; `--quick` runs each at a tenth
 to check the machinery.
 
-    .venv/bin/python -m bench.run_all [--quick] [--only filter,delivery,goodput,backlog]
+    .venv/bin/python -m bench.run_all [--quick] [--only filter,delivery,goodput,backlog,tracking]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import backlog, delivery_throughput, filter_throughput, goodput
+from bench import backlog, delivery_throughput, filter_throughput, goodput, tracking_book
 from bench.harness import REPO, Row, broker, cores
 from bench.sequential_baseline import run_baseline
 
@@ -60,7 +60,7 @@ def _compared(relay: list[Row], baseline: list[Row], figure: str, label: str) ->
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of each size")
-    parser.add_argument("--only", default="filter,delivery,goodput,backlog")
+    parser.add_argument("--only", default="filter,delivery,goodput,backlog,tracking")
     options = parser.parse_args(argv)
     scale = 10 if options.quick else 1
     wanted = set(options.only.split(","))
@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
     )
     section("backlog", lambda: backlog.measure(1_000_000 // scale))
+    section("tracking", lambda: tracking_book.measure(50_000 // scale))
     _write(rows, options.quick)
 
 

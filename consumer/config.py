@@ -226,7 +226,7 @@ class TrackingSettings(_Section):
     max_checks_in_flight: Annotated[int, Field(ge=1, le=1000)] = 16
     max_held: Annotated[int, Field(ge=100)] = Field(
         default=50_000,
-        description="tracking records held in memory until due (about 0.9 KB each); past it, "
+        description="tracking records held in memory until due (about 1.3 KB each); past it, "
         "reading the tracking topic pauses",
     )
 
