@@ -87,9 +87,7 @@ def peak(bootstrap: str, count: int) -> tuple[float, float]:
                 topics,
                 "http://127.0.0.1:9",  # no check falls due: IO is never called
                 tracking_topic=tracking_topic,
-                # Room to spare: a full book pauses its partitions, and a paused relay never
-                # counts as idle.
-                tracking={"max_held": max(2 * count, 100)},
+                tracking={"max_held": max(count, 100)},  # full: the most a replica holds
             )
             run = run_relay(config, Path(workdir) / "relay.log")
     finally:

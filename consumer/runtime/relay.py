@@ -188,7 +188,7 @@ class Relay:
                 for record in records:
                     await self._take(record)
                 self._start_due_checks()
-                if records or source.paused:  # paused: the quiet starts again at resume
+                if records or self._stalled:  # stalled: the quiet starts again at resume
                     last_record_at = time.monotonic()
                 elif self._idle_long_enough(until, last_record_at):
                     log.info("idle: stopping", extra={"idle_for_s": until.idle_for_s})
@@ -493,7 +493,7 @@ class Relay:
         return (
             until.idle_for_s is not None
             and bool(source.assigned)
-            and not source.paused
+            and not self._stalled  # a full tracking book may pause: what it holds is not due
             and self._scheduler.held == 0
             and time.monotonic() - quiet_since >= until.idle_for_s
             and (self._tracking is None or self._tracking.nothing_due_within(until.idle_for_s))
