@@ -22,7 +22,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 
@@ -90,6 +90,11 @@ class AccountLimiter:
             self._settled.append(self._clock())
         self._ended.set()
 
+    def resize(self, calls: int) -> None:
+        """Allow `calls` per window from now on; the calls in the window stay counted."""
+        self._policy = replace(self._policy, calls=max(1, calls))
+        self._ended.set()  # a larger window may have room for a waiting caller
+
     def hold(self, retry_after_s: float) -> None:
         """The gateway refused a call: nobody on this account calls before retry-after."""
         self._held_until = max(self._held_until, self._clock() + retry_after_s)
@@ -141,6 +146,10 @@ class BudgetShare:
     For work that may wait (following messages already sent), so that it never takes more
     than its share from work that should not (sending new ones): a call needs a slot in the
     share's window first, then one in the account's, where it queues with everybody else.
+
+    Every replica has a share of its own: `scale` gives each the part of the share that its
+    part of the work calls for (its tracking partitions among all), so that together they
+    stay within one share of the account, however many there are.
     """
 
     def __init__(self, account: AccountLimiter, share: float) -> None:
@@ -148,6 +157,7 @@ class BudgetShare:
             raise ValueError("share must be in (0, 1]")
         policy = account.policy
         self._account = account
+        self._share = share
         self._own = AccountLimiter(
             RatePolicy(
                 max(1, math.floor(policy.calls * share)), policy.per_seconds, policy.margin_s
@@ -159,6 +169,11 @@ class BudgetShare:
     @property
     def policy(self) -> RatePolicy:
         return self._own.policy
+
+    def scale(self, fraction: float) -> None:
+        """Use `fraction` (0 to 1) of the share: at least one call per window."""
+        calls = self._account.policy.calls * self._share * min(1.0, max(0.0, fraction))
+        self._own.resize(math.floor(calls))
 
     async def acquire(self) -> float:
         waited = await self._own.acquire()

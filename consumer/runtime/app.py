@@ -105,12 +105,10 @@ def tracking_schedule(settings: TrackingSettings) -> TrackingSchedule:
 
 
 def tracking_feed(
-    settings: Settings, client: IoClient, limiters: dict[str, AccountLimiter]
-) -> TrackingFeed | None:
-    """The tracking topic's reader and checker, or None when tracking is off."""
+    settings: Settings, client: IoClient, limiters: dict[str, AccountLimiter], partitions: int
+) -> TrackingFeed:
+    """The tracking topic's reader and checker (`partitions`: the topic's)."""
     tracking = settings.tracking
-    if not tracking.enabled:
-        return None
     # One share per account, shared by its services like the account's own limiter: a share
     # per service would let an account of three services spend three shares on checks.
     shares = {
@@ -124,6 +122,8 @@ def tracking_feed(
         tracker,
         TrackingBook(tracking.max_held),
         tracking.max_checks_in_flight,
+        partitions=partitions,
+        shares=list(shares.values()),
     )
 
 
@@ -157,7 +157,15 @@ async def run_relay(
         if operations:
             await operations.start()
         limiters = account_limiters(settings.io)
-        tracking = tracking_feed(settings, client, limiters)
+        # Asks the broker for its topics: off the loop, which keeps serving probes.
+        sink = await asyncio.to_thread(
+            ReportSink, settings.kafka, tracking=settings.tracking.enabled
+        )
+        tracking = (
+            tracking_feed(settings, client, limiters, sink.tracking_partitions)
+            if settings.tracking.enabled
+            else None
+        )
         relay = Relay(
             processor=EventProcessor(
                 types,
@@ -168,8 +176,7 @@ async def run_relay(
                     settings.tracking.checks_after_s[0] if tracking is not None else None
                 ),
             ),
-            # Asks the broker for its topics: off the loop, which keeps serving probes.
-            sink=await asyncio.to_thread(ReportSink, settings.kafka, tracking=tracking is not None),
+            sink=sink,
             commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
             limits=_limits(settings.runtime),
             observer=metrics,

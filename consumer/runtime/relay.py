@@ -187,6 +187,9 @@ class Relay:
                 records = await source.poll(_POLL_TIMEOUT_S, room) if polling else []
                 for record in records:
                     await self._take(record)
+                if self._tracking is not None:
+                    for partition in source.take_ends():
+                        self._tracking.book.caught_up(partition)
                 self._start_due_checks()
                 if records or self._stalled:  # stalled: the quiet starts again at resume
                     last_record_at = time.monotonic()
@@ -279,6 +282,9 @@ class Relay:
         """
         partition = (record.topic, record.partition)
         source = self._require_source()
+        if self._tracking is not None and self._tracking.owns(partition):
+            self._take_tracking(record)
+            return
         rewound_to = self._rewound_to.get(partition)
         if rewound_to is not None:
             if record.offset != rewound_to:
@@ -286,31 +292,37 @@ class Relay:
             del self._rewound_to[partition]
         elif record.offset < self._expected.get(partition, record.offset):
             return
-        tracking = self._tracking is not None and self._tracking.owns(partition)
-        full = self._tracking.book.full if self._tracking and tracking else self._scheduler.full
-        if not source.takes(partition) or full:
+        if not source.takes(partition) or self._scheduler.full:
             await source.rewind(record)
             self._rewound_to[partition] = record.offset
             return
         self._expected[partition] = record.offset + 1
         self._offsets.started(partition, record.offset)
         lane = (record.topic, record.partition, record.key if record.key else record.offset)
-        if tracking:
-            self._read_tracking(record, lane)
-        else:
-            self._scheduler.submit(lane, lambda: self._handle(record))
+        self._scheduler.submit(lane, lambda: self._handle(record))
 
-    def _read_tracking(self, record: InputRecord, lane: tuple[str, int, object]) -> None:
-        """Into the book; a record that is no tracking record goes to the DLQ."""
+    def _take_tracking(self, record: InputRecord) -> None:
+        """Into the book, paused or not, full or not: a tracking record is never rewound (a
+        rewind to an offset compaction removed meanwhile would wait for it forever), and
+        what was fetched before a pause is bounded by the fetch queue. A record that is no
+        tracking record goes to the DLQ."""
         assert self._tracking is not None
         partition = (record.topic, record.partition)
+        source = self._require_source()
+        if partition not in source.assigned:
+            return  # revoked since it was fetched: the next owner reads it
+        if record.offset < self._expected.get(partition, record.offset):
+            return  # handed over again after a pause
+        self._expected[partition] = record.offset + 1
+        self._offsets.started(partition, record.offset)
         try:
             done = self._tracking.read(record)
         except DecodeError as error:
+            lane = (record.topic, record.partition, record.offset)
             self._scheduler.submit(lane, partial(self._dead_letter, record, error))
             return
-        for offset in done:
-            self._offsets.done(partition, offset)
+        for position in done:
+            self._offsets.done(*position)
 
     async def _dead_letter(self, record: InputRecord, error: DecodeError) -> None:
         log.error(
@@ -409,8 +421,10 @@ class Relay:
                 self._book_full = True
             elif len(book) <= book.capacity // 2:
                 self._book_full = False
-            if self._book_full:
-                tracking_partitions = {p for p in source.assigned if self._tracking.owns(p)}
+            if self._book_full:  # a partition being restored reads on: its restore must end
+                tracking_partitions = {
+                    p for p in source.assigned if self._tracking.owns(p) and not book.restoring(p)
+                }
         await source.pause_only(set(source.assigned) if self._stalled else tracking_partitions)
 
     async def _room_within(self, timeout_s: float) -> bool:
@@ -429,8 +443,10 @@ class Relay:
             return
         self._state_reported_at = now
         source = self._require_source()
-        self._observer.loop_state(self._scheduler.held, len(source.assigned), len(source.paused))
+        assigned = source.assigned
+        self._observer.loop_state(self._scheduler.held, len(assigned), len(source.paused))
         if self._tracking is not None:
+            self._tracking.owning(sum(1 for p in assigned if self._tracking.owns(p)))
             self._observer.under_tracking(self._tracking.under_tracking)
 
     def _probe_due(self) -> bool:

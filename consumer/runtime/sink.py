@@ -12,6 +12,7 @@ it may still need to read back: that goes into the commit metadata.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ from consumer.errors import FatalError, TransientError
 from consumer.report import DeadLetter, StatusRecord
 from consumer.runtime.commit import TopicPartition
 from consumer.track import TrackingRecord
+
+log = logging.getLogger(__name__)
 
 _POLL_INTERVAL_S = 0.005
 # Keep retrying through a broker restart rather than fail a record: a status record that is
@@ -54,8 +57,11 @@ class ReportSink:
             }
         )
         self._status_partitions = self._partitions_of(self._status_topic)
-        if self._tracking_topic is not None:
+        self._tracking_partitions = (
             self._partitions_of(self._tracking_topic, hint=_TRACKING_HINT)
+            if self._tracking_topic is not None
+            else 0
+        )
         # input partition → status offsets of acknowledged records not yet committed past
         self._pending_status_offsets: dict[TopicPartition, dict[int, int]] = {}
         self._next_status_offset: dict[int, int] = {}
@@ -68,6 +74,11 @@ class ReportSink:
     @property
     def status_partitions(self) -> int:
         return self._status_partitions
+
+    @property
+    def tracking_partitions(self) -> int:
+        """The tracking topic's partition count (0 without tracking)."""
+        return self._tracking_partitions
 
     def status_partition_of(self, partition: TopicPartition) -> int:
         return status_partition(partition[1], self._status_partitions)
@@ -89,7 +100,7 @@ class ReportSink:
     ) -> None:
         """Produce every record of one input record and wait until Kafka holds all of them:
         its status records, its dead letter, the first tracking record of each message sent."""
-        acks: list[asyncio.Future[Message]] = []
+        acks: list[asyncio.Future[Any]] = []
         partition, offset = position
         target = self.status_partition_of(partition)
 
@@ -116,7 +127,10 @@ class ReportSink:
                     on_acked=noted,
                 )
             )
-        acks.extend(self._track(record.key(), record) for record in tracking)
+        acks.extend(
+            asyncio.ensure_future(self._track_until_acknowledged(record.key(), record))
+            for record in tracking
+        )
         if dead is not None:
             acks.append(
                 self._produce(
@@ -151,7 +165,27 @@ class ReportSink:
                 for record in statuses
             )
         )
-        await self._track(key, successor)
+        await self._track_until_acknowledged(key, successor)
+
+    async def _track_until_acknowledged(self, key: bytes, record: TrackingRecord | None) -> None:
+        """Produce a tracking record again and again until Kafka holds it.
+
+        Failing instead would stop the relay after its status record was written: the event
+        would be read again, found reported, and its message never tracked. (librdkafka
+        already retries each try for `delivery.timeout.ms`.)
+        """
+        pause_s = 1.0
+        while True:
+            try:
+                await self._track(key, record)
+                return
+            except TransientError as exc:
+                log.warning(
+                    "tracking record not acknowledged: producing it again",
+                    extra={"retry_in_s": pause_s, "reason": str(exc)},
+                )
+            await asyncio.sleep(pause_s)
+            pause_s = min(30.0, pause_s * 2)
 
     def _track(self, key: bytes, record: TrackingRecord | None) -> asyncio.Future[Message]:
         if self._tracking_topic is None:

@@ -55,6 +55,8 @@ def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "max.poll.interval.ms": max_poll_interval_ms,
+        # The end of a partition is news to the tracking book: a restore may end there.
+        "enable.partition.eof": True,
         "error_cb": _raise_fatal,
     }
 
@@ -93,6 +95,7 @@ class KafkaSource:
         self._paused: set[TopicPartition] = set()
         self._assignment_changed_at = time.monotonic()
         self._topics = [*settings.input_topics, *also_read]
+        self._at_end: set[TopicPartition] = set()
 
     @property
     def client_config(self) -> dict[str, Any]:
@@ -138,11 +141,20 @@ class KafkaSource:
             error = message.error()
             if error is None:
                 records.append(_input_record(message))
+            elif error.code() == KafkaError._PARTITION_EOF:
+                topic, partition = message.topic(), message.partition()
+                if topic is not None and partition is not None:
+                    self._at_end.add((topic, partition))
             elif error.fatal() or error.code() in _AUTHENTICATION_CODES:
                 _raise_fatal(error)
             else:
                 log.warning("kafka: %s", error.str())
         return records
+
+    def take_ends(self) -> set[TopicPartition]:
+        """The partitions whose end the consumer reached since the last call."""
+        ends, self._at_end = self._at_end, set()
+        return ends
 
     async def pause(self, partitions: set[TopicPartition]) -> None:
         fresh = partitions & self._assigned - self._paused

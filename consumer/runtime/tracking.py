@@ -10,22 +10,39 @@ input events need.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from consumer.errors import DecodeError
 from consumer.events import InputRecord
+from consumer.io import BudgetShare
 from consumer.runtime.commit import TopicPartition
 from consumer.track import Held, Step, Tracker, TrackingBook, TrackingRecord
+from consumer.track.book import Position
 
 
 class TrackingFeed:
-    def __init__(self, topic: str, tracker: Tracker, book: TrackingBook, max_checks: int) -> None:
+    def __init__(
+        self,
+        topic: str,
+        tracker: Tracker,
+        book: TrackingBook,
+        max_checks: int,
+        *,
+        partitions: int = 1,
+        shares: Sequence[BudgetShare] = (),
+    ) -> None:
+        """`partitions`: the tracking topic's; `shares`: the budget shares the checks draw on,
+        scaled to the part of the partitions this replica owns."""
         self.topic = topic
         self.book = book
         self._tracker = tracker
         self._max_checks = max_checks
+        self._partitions = max(1, partitions)
+        self._shares = list(shares)
+        self._owned = -1
         self._checking: dict[tuple[TopicPartition, int], None] = {}
 
     @property
@@ -36,9 +53,20 @@ class TrackingFeed:
     def owns(self, partition: TopicPartition) -> bool:
         return partition[0] == self.topic
 
-    def read(self, record: InputRecord) -> list[int]:
-        """Put the record in the book; return the offsets that are done with it (the record
+    def owning(self, owned: int) -> None:
+        """This replica owns `owned` tracking partitions now: its share of the checks' budget
+        follows, so that all replicas together keep to one share."""
+        if owned == self._owned:
+            return
+        self._owned = owned
+        for share in self._shares:
+            share.scale(owned / self._partitions)
+
+    def read(self, record: InputRecord) -> list[Position]:
+        """Put the record in the book; return the positions that are done with it (the record
         it replaces, a tombstone). Raise DecodeError for a record that is no tracking record."""
+        partition = (record.topic, record.partition)
+        self.book.reached(partition, record.offset)  # even one for the DLQ ends a restore
         if record.key is None:
             raise DecodeError("a tracking record needs its message id as key")
         parsed = None
@@ -47,7 +75,6 @@ class TrackingFeed:
                 parsed = TrackingRecord.model_validate_json(record.value)
             except ValidationError as exc:
                 raise DecodeError(f"not a tracking record: {exc.error_count()} problems") from None
-        partition = (record.topic, record.partition)
         key = record.key.decode(errors="replace")
         return self.book.hold(partition, record.offset, key, parsed, record.value)
 

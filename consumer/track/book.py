@@ -5,24 +5,28 @@ uncommitted while it is held, so a crash loses nothing; a later record of the sa
 (the successor a check wrote, or a tombstone) replaces it, and the replaced offset is done.
 
 After an assignment, a partition's records are not checked until it has been read up to
-where it ended at that moment: until then an old record may still be replaced by a later
-one, and checking it would publish a change twice.
+where it ended at that moment (or the consumer reports its end): until then an old record
+may still be replaced by a later one, and checking it would publish a change twice. Their
+records wait aside meanwhile, so the due queue stays cheap to pop.
+
+`capacity` is where the runtime pauses reading the tracking partitions, not a hard bound:
+what was fetched before the pause is still held, and a partition being restored is never
+paused (its restore must end for its records to be checked).
 """
 
 from __future__ import annotations
 
 import heapq
-import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from consumer.track.record import TrackingRecord
 
-log = logging.getLogger(__name__)
-
 TopicPartition = tuple[str, int]
+Position = tuple[TopicPartition, int]
+_Due = tuple[datetime, int, str]  # (due, offset, message id); stale once replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,7 @@ class Held:
     partition: TopicPartition
     offset: int
     key: str
-    raw: bytes
+    raw: bytes = field(repr=False)  # it carries the citizen's fiscal code
 
     @property
     def record(self) -> TrackingRecord:
@@ -44,9 +48,10 @@ class TrackingBook:
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._held: dict[str, Held] = {}
-        self._due: list[tuple[datetime, int, str]] = []  # (due, offset, message id); stale
+        self._due: list[_Due] = []
         self._per_partition: Counter[TopicPartition] = Counter()
         self._restoring: dict[TopicPartition, int] = {}  # partition → last offset to read
+        self._aside: dict[TopicPartition, list[_Due]] = {}  # due entries of those partitions
 
     def __len__(self) -> int:
         return len(self._held)
@@ -69,6 +74,18 @@ class TrackingBook:
         """A partition arrives: read from `committed` (< 0: none) to `end` before checking."""
         if end > max(committed, 0):
             self._restoring[partition] = end - 1
+            self._aside.setdefault(partition, [])
+
+    def reached(self, partition: TopicPartition, offset: int) -> None:
+        """A record of the partition was read (held or not): the restore may be over."""
+        last = self._restoring.get(partition)
+        if last is not None and offset >= last:
+            self._restored(partition)
+
+    def caught_up(self, partition: TopicPartition) -> None:
+        """The consumer reached the partition's end (whatever offsets compaction removed)."""
+        if partition in self._restoring:
+            self._restored(partition)
 
     def hold(
         self,
@@ -77,56 +94,44 @@ class TrackingBook:
         key: str,
         record: TrackingRecord | None,
         raw: bytes | None = None,
-    ) -> list[int]:
+    ) -> list[Position]:
         """Hold `record` (None: a tombstone, the message is settled), as `raw` (its bytes as
-        read, if at hand); return the offsets this settles: the record it replaces, and a
-        tombstone's own."""
-        settled = []
+        read, if at hand); return the positions this settles: the record it replaces (in
+        whichever partition it was), and a tombstone's own."""
+        settled: list[Position] = []
         earlier = self._held.pop(key, None)
         if earlier is not None:
             self._per_partition[earlier.partition] -= 1
-            settled.append(earlier.offset)
+            settled.append((earlier.partition, earlier.offset))
         if record is None:
-            settled.append(offset)
+            settled.append((partition, offset))
         else:
             self._held[key] = Held(partition, offset, key, raw or record.to_bytes())
             self._per_partition[partition] += 1
-            heapq.heappush(self._due, (record.next_check_at, offset, key))
-        last = self._restoring.get(partition)
-        if last is not None and offset >= last:
-            del self._restoring[partition]
+            entry = (record.next_check_at, offset, key)
+            aside = self._aside.get(partition)
+            if aside is not None:
+                aside.append(entry)
+            else:
+                heapq.heappush(self._due, entry)
+        self.reached(partition, offset)
         return settled
 
     def pop_due(self, now: datetime, limit: int) -> list[Held]:
         """Up to `limit` records whose check is due, earliest first, out of the book."""
-        if self.full and self._restoring:
-            # Every slot taken before the partitions were read to their end: reading cannot
-            # go on until something is checked. Check now, at the risk of a duplicate record.
-            log.warning(
-                "tracking book full while restoring: checking before the partitions are read "
-                "to their end; a lifecycle change may be published twice",
-                extra={"held": len(self._held), "capacity": self._capacity},
-            )
-            self._restoring.clear()
         taken: list[Held] = []
-        waiting: list[tuple[datetime, int, str]] = []
         while self._due and len(taken) < limit and self._due[0][0] <= now:
-            entry = heapq.heappop(self._due)
-            held = self._held.get(entry[2])
-            if held is None or held.offset != entry[1]:
+            _, offset, key = heapq.heappop(self._due)
+            held = self._held.get(key)
+            if held is None or held.offset != offset:
                 continue  # replaced or checked since
-            if held.partition in self._restoring:
-                waiting.append(entry)
-                continue
-            del self._held[entry[2]]
+            del self._held[key]
             self._per_partition[held.partition] -= 1
             taken.append(held)
-        for entry in waiting:
-            heapq.heappush(self._due, entry)
         return taken
 
     def next_due(self) -> datetime | None:
-        """When the earliest held record is due (None: nothing held)."""
+        """When the earliest checkable record is due (None: nothing to check)."""
         while self._due:
             due, offset, key = self._due[0]
             held = self._held.get(key)
@@ -143,5 +148,11 @@ class TrackingBook:
         for partition in gone:
             self._per_partition.pop(partition, None)
             self._restoring.pop(partition, None)
+            self._aside.pop(partition, None)
         self._due = [entry for entry in self._due if entry[2] in self._held]
         heapq.heapify(self._due)
+
+    def _restored(self, partition: TopicPartition) -> None:
+        del self._restoring[partition]
+        for entry in self._aside.pop(partition, []):
+            heapq.heappush(self._due, entry)

@@ -216,3 +216,42 @@ async def test_the_share_window_passes_with_the_account_clock(
     await run_ready()
 
     assert calls.started == ["share-0", "share-1", "share-2"]
+
+
+async def test_a_replica_owning_half_the_work_gets_half_the_share(calls: Calls) -> None:
+    share = BudgetShare(AccountLimiter(RatePolicy(calls=20, per_seconds=1.0, margin_s=0.0)), 0.2)
+    share.scale(0.5)  # two replicas with a tracking partition each: 2 of 4 calls each
+    for n in range(3):
+        calls.start(f"share-{n}", share.acquire())
+
+    await run_ready()
+
+    assert calls.started == ["share-0", "share-1"]
+    assert share.policy.calls == 2
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(0.0, 1), (0.1, 1), (1.0, 4), (7.0, 4)])
+def test_a_scaled_share_keeps_one_call_and_never_grows_past_the_share(
+    fraction: float, expected: int
+) -> None:
+    share = BudgetShare(AccountLimiter(RatePolicy(calls=20, per_seconds=1.0)), 0.2)
+
+    share.scale(fraction)
+
+    assert share.policy.calls == expected
+
+
+async def test_a_larger_window_lets_a_waiting_call_start(
+    account: AccountLimiter, calls: Calls
+) -> None:
+    share = BudgetShare(account, 0.2)
+    share.scale(0.5)  # one call per window
+    calls.start("first", share.acquire())
+    calls.start("second", share.acquire())
+    await run_ready()
+    assert calls.started == ["first"]
+
+    share.scale(1.0)  # the other replica left: two per window
+    await run_ready()
+
+    assert calls.started == ["first", "second"]

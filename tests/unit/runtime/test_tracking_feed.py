@@ -11,6 +11,7 @@ from consumer.io import IoClient, IoService, MessageOutcome
 from consumer.report import InputPosition, Outcome, Stage
 from consumer.runtime.tracking import TrackingFeed
 from consumer.track import Tracker, TrackingBook, TrackingRecord, TrackingSchedule
+from consumer.track.book import Position
 
 TOPIC = "io-relay.tracking"
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -23,6 +24,9 @@ class NoClient:
         self, service: IoService, fiscal_code: str, message_id: str
     ) -> MessageOutcome:
         raise AssertionError("these tests make no check against IO")
+
+
+PARTITION = (TOPIC, 0)
 
 
 def tracking_record(message_id: str, due: datetime) -> TrackingRecord:
@@ -52,7 +56,9 @@ def feed(max_checks: int = 10) -> TrackingFeed:
     return TrackingFeed(TOPIC, tracker, TrackingBook(capacity=100), max_checks)
 
 
-def read(tracking: TrackingFeed, offset: int, message_id: str, due: datetime = NOW) -> list[int]:
+def read(
+    tracking: TrackingFeed, offset: int, message_id: str, due: datetime = NOW
+) -> list[Position]:
     value = tracking_record(message_id, due).to_bytes()
     return tracking.read(kafka_record(offset, message_id.encode(), value))
 
@@ -90,7 +96,7 @@ def test_a_tombstone_settles_the_held_record_and_itself() -> None:
 
     settled = tracking.read(kafka_record(9, b"a", None))
 
-    assert settled == [4, 9]
+    assert settled == [(PARTITION, 4), (PARTITION, 9)]
     assert tracking.under_tracking == 0
     assert tracking.due(NOW) == []
 
@@ -178,7 +184,7 @@ def test_a_successor_read_back_replaces_the_held_record_and_settles_its_offset()
 
     settled = tracking.read(kafka_record(5, b"a", successor.to_bytes()))
 
-    assert settled == [0]
+    assert settled == [(PARTITION, 0)]
     assert tracking.under_tracking == 1
     assert tracking.book.next_due() == FAR_FUTURE
 

@@ -68,7 +68,7 @@ def test_a_later_record_of_a_message_replaces_the_earlier_and_settles_its_offset
 
     settled = book.hold(P0, 8, "a", record("a", 600))
 
-    assert settled == [3]
+    assert settled == [(P0, 3)]
     assert len(book) == 1
     assert book.held_in(P0) == 1
     assert book.pop_due(at(300), limit=10) == []  # the replaced record's due time is gone
@@ -81,14 +81,24 @@ def test_a_tombstone_settles_the_earlier_offset_and_its_own() -> None:
 
     settled = book.hold(P0, 9, "a", None)
 
-    assert settled == [3, 9]
+    assert settled == [(P0, 3), (P0, 9)]
     assert len(book) == 0
     assert book.held_in(P0) == 0
     assert book.pop_due(at(30), limit=10) == []
 
 
 def test_a_tombstone_of_an_unknown_message_settles_only_itself() -> None:
-    assert TrackingBook(capacity=10).hold(P0, 4, "nobody", None) == [4]
+    assert TrackingBook(capacity=10).hold(P0, 4, "nobody", None) == [(P0, 4)]
+
+
+def test_a_successor_in_another_partition_settles_the_earlier_in_its_own() -> None:
+    book = TrackingBook(capacity=10)
+    hold(book, 3, "a", due_s=30)
+
+    settled = book.hold(P1, 7, "a", record("a", 600))  # the topic gained partitions
+
+    assert settled == [(P0, 3)]
+    assert (book.held_in(P0), book.held_in(P1)) == (0, 1)
 
 
 def test_held_in_counts_per_partition() -> None:
@@ -131,18 +141,38 @@ def test_a_partition_never_committed_restores_from_its_start() -> None:
     assert not book.restoring(P1)
 
 
-def test_a_full_book_stops_waiting_for_the_restore() -> None:
+def test_a_full_book_still_waits_for_the_restore() -> None:
+    """The runtime never pauses a partition being restored: its restore ends by reading."""
     book = TrackingBook(capacity=2)
     book.assigned(P0, committed=0, end=100)
     hold(book, 0, "a", due_s=30)
-    assert book.pop_due(at(60), limit=10) == []
     hold(book, 1, "b", due_s=40)
     assert book.full
 
-    taken = book.pop_due(at(60), limit=10)
+    assert book.pop_due(at(60), limit=10) == []
+    assert book.restoring(P0)
 
-    assert [held.record.message_id for held in taken] == ["a", "b"]
+
+def test_the_end_of_the_partition_ends_its_restore_whatever_compaction_removed() -> None:
+    book = TrackingBook(capacity=10)
+    book.assigned(P0, committed=0, end=100)  # offsets 2..99 compacted away
+    hold(book, 0, "a", due_s=30)
+    hold(book, 1, "b", due_s=40)
+
+    book.caught_up(P0)
+
     assert not book.restoring(P0)
+    assert [held.key for held in book.pop_due(at(60), limit=10)] == ["a", "b"]
+
+
+def test_a_record_read_but_not_held_ends_the_restore_at_the_last_offset() -> None:
+    book = TrackingBook(capacity=10)
+    book.assigned(P0, committed=0, end=10)
+    hold(book, 0, "a", due_s=30)
+
+    book.reached(P0, 9)  # the last record went to the DLQ
+
+    assert [held.key for held in book.pop_due(at(60), limit=10)] == ["a"]
 
 
 def test_forget_drops_the_partitions_records() -> None:
