@@ -283,6 +283,19 @@ class Settings(BaseSettings):
         # The file's content arrives as init arguments; the environment must win over it.
         return (env_settings, init_settings)
 
+    @model_validator(mode="after")
+    def _checks_leave_room_for_events(self) -> Self:
+        # Checks run on the scheduler that holds input events: too many would fill it and
+        # stall input.
+        most = max(1, self.runtime.max_in_flight // 4)
+        if self.tracking.enabled and self.tracking.max_checks_in_flight > most:
+            raise ValueError(
+                f"tracking.max_checks_in_flight ({self.tracking.max_checks_in_flight}) may be "
+                f"at most a quarter of runtime.max_in_flight ({self.runtime.max_in_flight}): "
+                "checks share the room events need"
+            )
+        return self
+
 
 def load_settings(config_file: Path | None = None) -> Settings:
     """Read and validate the configuration, or raise one ConfigurationError saying all wrongs."""
@@ -320,6 +333,10 @@ def _explain(error: ValidationError, config_file: Path | None) -> str:
     where = f"in {config_file} or the environment" if config_file else "in the environment"
     lines = [f"invalid configuration {where}:"]
     for problem in error.errors():
+        if not problem["loc"]:
+            # A rule across sections: its message names the settings itself.
+            lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
+            continue
         dotted = ".".join(str(part) for part in problem["loc"])
         env_name = ENV_PREFIX + "__".join(str(part) for part in problem["loc"]).upper()
         lines.append(f"  {dotted}: {problem['msg']}  (env: {env_name})")

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from consumer.io import MessageOutcome, MessageState
+from consumer.io import GaveUp, MessageNotFound, MessageOutcome, MessageState, Refused
 from consumer.io.models import MessageStatus, PaymentStatus, ReadStatus
+from consumer.observability.logging import mask
 from consumer.report import ErrorInfo, Outcome, Stage, StatusRecord
 from consumer.track.record import Seen, TrackingRecord
 from consumer.track.schedule import TrackingSchedule, open_stages
@@ -92,10 +93,25 @@ def _why_given_up(record: TrackingRecord, answer: MessageOutcome | None) -> Erro
         said.append(f"read_status {(seen.read_status or ReadStatus.UNREAD).value}")
         if record.pays:
             said.append(f"payment_status {(seen.payment_status or PaymentStatus.NOT_PAID).value}")
-    return ErrorInfo(
-        type="tracking_horizon",
-        detail=f"after {record.checks} checks IO still reported {', '.join(said)}",
-    )
+    reported = ", ".join(said)
+    after = f"after {record.checks} checks"
+    match answer:
+        case MessageState():
+            detail = f"{after} IO still reported {reported}"
+        case MessageNotFound():
+            detail = f"{after} IO last answered 404 (message not found); it had reported {reported}"
+        case Refused(http_status=status, detail=why):
+            # IO's own words: masked, in case they echo the fiscal code of the request.
+            detail = (
+                f"{after} IO last refused the check ({status}: {mask(why)}); "
+                f"it had reported {reported}"
+            )
+        case GaveUp(detail=why):
+            detail = (
+                f"{after} the last check got no answer (gave up: {mask(why)}); "
+                f"IO had reported {reported}"
+            )
+    return ErrorInfo(type="tracking_horizon", detail=detail)
 
 
 def _lifecycle(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from consumer.io.models import (
     FeatureLevelType,
@@ -43,15 +43,15 @@ class TrackingRecord(BaseModel):
     rule: str
     input: InputPosition
     """Where the event was read: lifecycle records go where its SUBMITTED record went."""
-    submitted_at: datetime
+    submitted_at: AwareDatetime
     advanced: bool
     """Premium (feature_level_type ADVANCED): IO reports read and payment status."""
     pays: bool
     """The message carries a payment notice."""
-    due_date: datetime | None = None
+    due_date: AwareDatetime | None = None
     seen: Seen = Seen()
     checks: int = 0
-    next_check_at: datetime
+    next_check_at: AwareDatetime
 
     def key(self) -> bytes:
         return self.message_id.encode()

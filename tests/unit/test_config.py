@@ -3,7 +3,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from consumer.config import ObservabilitySettings, load_settings
+from consumer.config import (
+    ObservabilitySettings,
+    RuntimeSettings,
+    Settings,
+    TrackingSettings,
+    load_settings,
+)
 from consumer.errors import ConfigurationError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
@@ -163,3 +169,57 @@ def test_an_invalid_observability_port_names_the_setting_and_its_variable(
     message = str(caught.value)
     assert "observability.port" in message
     assert "IO_RELAY_OBSERVABILITY__PORT" in message
+
+
+def test_default_checks_take_at_most_a_quarter_of_the_room_for_events() -> None:
+    settings = Settings()
+
+    assert settings.tracking.max_checks_in_flight <= settings.runtime.max_in_flight // 4
+
+
+@pytest.mark.parametrize(
+    ("max_in_flight", "max_checks"), [(64, 16), (256, 64), (4, 1), (3, 1), (1, 1)]
+)
+def test_checks_up_to_a_quarter_of_max_in_flight_are_accepted(
+    max_in_flight: int, max_checks: int
+) -> None:
+    settings = Settings(
+        runtime=RuntimeSettings(max_in_flight=max_in_flight),
+        tracking=TrackingSettings(max_checks_in_flight=max_checks),
+    )
+
+    assert settings.tracking.max_checks_in_flight == max_checks
+
+
+def test_more_checks_than_a_quarter_of_max_in_flight_are_refused_in_plain_words(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("runtime: {max_in_flight: 64}\ntracking: {max_checks_in_flight: 17}\n")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(config)
+
+    lines = str(caught.value).splitlines()
+    assert lines[1:] == [
+        "  tracking.max_checks_in_flight (17) may be at most a quarter of "
+        "runtime.max_in_flight (64): checks share the room events need"
+    ]
+
+
+def test_the_share_of_checks_is_checked_after_the_environment_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IO_RELAY_RUNTIME__MAX_IN_FLIGHT", "32")
+
+    with pytest.raises(ConfigurationError, match=r"max_checks_in_flight \(16\)"):
+        load_settings(EXAMPLE)
+
+
+def test_without_tracking_any_number_of_checks_is_accepted() -> None:
+    settings = Settings(
+        runtime=RuntimeSettings(max_in_flight=8),
+        tracking=TrackingSettings(enabled=False, max_checks_in_flight=100),
+    )
+
+    assert not settings.tracking.enabled

@@ -234,10 +234,55 @@ def test_at_the_horizon_every_open_premium_stage_expires() -> None:
         assert status.error is not None
         assert status.error.type == "tracking_horizon"
         assert status.error.detail == (
-            "after 10 checks IO still reported status PROCESSED, read_status UNREAD, "
-            "payment_status NOT_PAID"
+            "after 10 checks IO last answered 404 (message not found); it had reported "
+            "status PROCESSED, read_status UNREAD, payment_status NOT_PAID"
         )
     assert step.next is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (
+            MessageNotFound(),
+            "after 5 checks IO last answered 404 (message not found); "
+            "it had reported status ACCEPTED",
+        ),
+        (
+            GaveUp("IO answered 503, 6 attempts", 503, 6),
+            "after 5 checks the last check got no answer "
+            "(gave up: IO answered 503, 6 attempts); IO had reported status ACCEPTED",
+        ),
+        (
+            Refused(403, "the service may not read this message"),
+            "after 5 checks IO last refused the check "
+            "(403: the service may not read this message); it had reported status ACCEPTED",
+        ),
+    ],
+    ids=["not_found", "gave_up", "refused"],
+)
+def test_at_the_horizon_the_detail_says_what_the_last_check_got(
+    answer: MessageOutcome, detail: str
+) -> None:
+    step = check(record(checks=4), answer, now=after(7200))
+
+    assert published(step) == [(Stage.PROCESSING, Outcome.EXPIRED_TRACKING)]
+    error = step.statuses[0].error
+    assert error is not None
+    assert error.type == "tracking_horizon"
+    assert error.detail == detail
+    assert "still reported" not in error.detail
+
+
+def test_a_refusal_at_the_horizon_keeps_fiscal_codes_out_of_the_detail() -> None:
+    refusal = Refused(403, "no message AAAAAA00A00A000A/01MSG for this service")
+
+    step = check(record(checks=4), refusal, now=after(7200))
+
+    error = step.statuses[0].error
+    assert error is not None
+    assert "AAAAAA00A00A000A" not in error.detail
+    assert "AAA**********00A/01MSG" in error.detail
 
 
 def test_a_change_seen_at_the_horizon_is_published_before_the_rest_expires() -> None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from consumer.io.models import NewMessage
 from consumer.report import InputPosition, Outcome, StatusRecord
@@ -92,3 +94,13 @@ def test_a_record_survives_its_trip_through_bytes() -> None:
 
     assert TrackingRecord.model_validate_json(tracked.to_bytes()) == tracked
     assert tracked.key() == b"01MSG"
+
+
+@pytest.mark.parametrize("field", ["next_check_at", "submitted_at", "due_date"])
+def test_a_record_with_a_naive_instant_is_refused_when_read(field: str) -> None:
+    tracked = start_tracking(submitted(), PREMIUM_WITH_PAYMENT, first_check_after_s=30.0)
+    written = tracked.model_dump(mode="json")
+    written[field] = "2027-03-01T09:00:30"  # hand-written, without an offset
+
+    with pytest.raises(ValidationError, match=field):
+        TrackingRecord.model_validate_json(json.dumps(written))
