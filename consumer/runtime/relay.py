@@ -8,7 +8,7 @@
                 at shutdown, with the ledger's replay point in the metadata
 
 When `max_in_flight` records are held, the loop waits for one to finish before polling
-again. Held for over a second (IO slow, throttled or down), the assigned partitions are
+again. Held for over a second (IO slow, throttled or down), the input partitions are
 paused and polling goes on, so the group never sees a silent member; they resume when half
 the room is free. A record that arrives for a paused partition is rewound, not held.
 
@@ -116,7 +116,7 @@ class Relay:
     ) -> None:
         self._processor = processor
         self._tracking = tracking
-        # Paused because the loop is stalled (everything) or the book is full (tracking).
+        # Paused because the loop is stalled (input partitions) or the book is full (tracking).
         self._stalled = False
         self._book_full = False
         self._sink = sink
@@ -218,11 +218,8 @@ class Relay:
             for partition, (offset, _metadata) in committed.items():
                 if not tracking.owns(partition):
                     continue
-                end = source.end_offset(partition)
-                if end is None:  # checks start at once: a replaced record may be checked
-                    log.warning("tracking partition assigned without its end offset")
-                    continue
-                tracking.book.assigned(partition, offset, end)
+                # None (no answer): restoring until the consumer reports the partition's end.
+                tracking.book.assigned(partition, offset, source.end_offset(partition))
             committed = {p: c for p, c in committed.items() if not tracking.owns(p)}
         starts = {
             partition: (self._sink.status_partition_of(partition), status_offset_in(metadata))
@@ -414,7 +411,9 @@ class Relay:
                 self._stalled = False
         elif not self._stalled and not await self._room_within(_PAUSE_AFTER_S):
             self._stalled = True
-        tracking_partitions: set[TopicPartition] = set()
+        held: set[TopicPartition] = set()
+        if self._stalled:  # tracking records wait in the book, not in the scheduler
+            held = {p for p in source.assigned if not self._is_tracking(p)}
         if self._tracking is not None:
             book = self._tracking.book
             if book.full:
@@ -422,10 +421,10 @@ class Relay:
             elif len(book) <= book.capacity // 2:
                 self._book_full = False
             if self._book_full:  # a partition being restored reads on: its restore must end
-                tracking_partitions = {
+                held |= {
                     p for p in source.assigned if self._tracking.owns(p) and not book.restoring(p)
                 }
-        await source.pause_only(set(source.assigned) if self._stalled else tracking_partitions)
+        await source.pause_only(held)
 
     async def _room_within(self, timeout_s: float) -> bool:
         """Until a quarter of the room is free, or the timeout: polling for every single free

@@ -182,8 +182,10 @@ class KafkaSource:
         """The partition's high watermark, asked of the broker (None: no answer). Blocking:
         rebalance use."""
         try:
+            # Short: the group waits for this callback, and the end-of-partition the consumer
+            # reports later ends a restore as well.
             _, high = self._consumer.get_watermark_offsets(
-                KafkaPartition(*partition), timeout=30, cached=False
+                KafkaPartition(*partition), timeout=5, cached=False
             )
         except KafkaException as exc:
             log.warning("kafka: no end offset for %s[%d]: %s", *partition, exc)

@@ -27,6 +27,7 @@ from consumer.track.record import TrackingRecord
 TopicPartition = tuple[str, int]
 Position = tuple[TopicPartition, int]
 _Due = tuple[datetime, int, str]  # (due, offset, message id); stale once replaced
+_UNKNOWN_END = 2**63 - 1  # no offset reaches it: only the consumer's end-of-partition does
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +71,11 @@ class TrackingBook:
     def restoring(self, partition: TopicPartition) -> bool:
         return partition in self._restoring
 
-    def assigned(self, partition: TopicPartition, committed: int, end: int) -> None:
-        """A partition arrives: read from `committed` (< 0: none) to `end` before checking."""
-        if end > max(committed, 0):
-            self._restoring[partition] = end - 1
+    def assigned(self, partition: TopicPartition, committed: int, end: int | None) -> None:
+        """A partition arrives: read from `committed` (< 0: none) to `end` before checking
+        (None: the end is not known; until the consumer reports it)."""
+        if end is None or end > max(committed, 0):
+            self._restoring[partition] = end - 1 if end is not None else _UNKNOWN_END
             self._aside.setdefault(partition, [])
 
     def reached(self, partition: TopicPartition, offset: int) -> None:

@@ -212,3 +212,14 @@ def test_full_and_capacity_follow_what_is_held() -> None:
 
     book.pop_due(at(10), limit=1)
     assert (len(book), book.full) == (1, False)
+
+
+def test_a_partition_whose_end_is_unknown_restores_until_the_consumer_reports_it() -> None:
+    book = TrackingBook(capacity=10)
+    book.assigned(P0, committed=0, end=None)  # the broker did not say, in time
+    hold(book, 5_000_000, "a", due_s=30)
+    assert book.pop_due(at(60), limit=10) == []
+
+    book.caught_up(P0)
+
+    assert [held.key for held in book.pop_due(at(60), limit=10)] == ["a"]
