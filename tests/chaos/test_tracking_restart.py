@@ -1,4 +1,5 @@
-"""A relay stopped in the middle of tracking, and another started in its place.
+"""A relay stopped in the middle of tracking, and another started in its place; and a
+replica leaving the group while another runs on.
 
 While it is down, IO learns that the Premium messages were read and paid. What must hold:
 nothing under tracking is lost (every change arrives after the restart) and nothing is
@@ -22,6 +23,7 @@ from tests.fixtures.kafka_io import produce
 from tests.fixtures.relay import (
     FAST_GROUP_CLIENT,
     RelayFactory,
+    RelayProcess,
     RelayTopics,
     generate_events,
     read_statuses,
@@ -166,3 +168,94 @@ def test_a_restart_mid_tracking_loses_no_message_and_doubles_no_change(  # noqa:
             if s.io_message_id == message_id and s.outcome == "PROCESSED"
         )
         assert stopped_at - WINDOW_S <= first_copy <= stopped_at + WINDOW_S
+
+
+def owns_tracking(relay: RelayProcess, topic: str | None) -> bool:
+    """Whether the relay's log says it was given a partition of the tracking topic."""
+    return any(
+        partition[0] == topic
+        for entry in relay.messages("partitions assigned")
+        for partition in entry.get("partitions", [])
+    )
+
+
+def test_a_replica_leaving_mid_tracking_hands_its_messages_to_the_live_one(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    start_sandbox: SandboxFactory,
+    start_relay: RelayFactory,
+    tmp_path: Path,
+) -> None:
+    """Two replicas in the group, then the one holding the tracking leaves: its tracking
+    partitions move, held records and all, to the replica still running, through a
+    rebalance (the leaver commits and forgets its book; the other restores them). Every
+    change is still published once."""
+    samples = generate_events(EVENTS, prefix="trmove")
+    topics = RelayTopics(
+        new_topic("events", partitions=4),
+        new_topic("status", partitions=4),
+        new_topic("dlq"),
+        new_topic("tracking", partitions=4, config={"cleanup.policy": "compact"}),
+    )
+    sandbox = start_sandbox(
+        profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=500
+    )
+    delivered = produce(kafka_bootstrap, topics.events, samples.records())
+    config = write_relay_config(
+        tmp_path / "relay.yaml",
+        bootstrap=kafka_bootstrap,
+        topics=topics,
+        group=f"relay-{topics.events}",
+        base_url=sandbox.base_url,
+        client=FAST_GROUP_CLIENT,
+        tracking={**FAST_SCHEDULE, "max_checks_in_flight": MAX_CHECKS},
+    )
+    first = start_relay(config, name="first")
+    wait_for_terminal(
+        kafka_bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[first]
+    )
+    accepted = sandbox.messages()
+    premium = [m for m in accepted if advanced(m)]
+
+    def processed_everywhere() -> bool:
+        found = by_message(read_statuses(kafka_bootstrap, topics.status))
+        return all(found.get(m["id"], Counter())[("PROCESSING", "PROCESSED")] for m in accepted)
+
+    wait_until(processed_everywhere, timeout=PHASE_BOUND_S, what="PROCESSED", watch=[first])
+    second = start_relay(config, name="second")
+    wait_until(
+        lambda: any(entry["partitions"] for entry in second.messages("partitions assigned")),
+        timeout=PHASE_BOUND_S,
+        what="the second replica in the group",
+        watch=[first, second],
+    )
+    first.terminate()  # whatever it held moves to the second, which keeps running
+    assert first.wait(60) == 0
+    wait_until(
+        lambda: owns_tracking(second, topics.tracking),
+        timeout=PHASE_BOUND_S,
+        what="the second replica owning the tracking partitions",
+        watch=[second],
+    )
+    for message in premium:
+        mark(sandbox, message["id"], read_status="READ")
+        if pays(message):
+            mark(sandbox, message["id"], payment_status="PAID")
+
+    def all_arrived() -> bool:
+        found = by_message(read_statuses(kafka_bootstrap, topics.status))
+        return all(found.get(m["id"], Counter()) >= wanted(m) for m in accepted)
+
+    wait_until(all_arrived, timeout=PHASE_BOUND_S, what="READ and PAID", watch=[second])
+    second.terminate()
+    assert second.wait(60) == 0
+
+    found = by_message(read_statuses(kafka_bootstrap, topics.status))
+    published = {relay.name: len(relay.messages("message lifecycle")) for relay in (first, second)}
+    report_figures("tracking hand-over", {"premium": len(premium), **published})
+    assert {m["id"]: found.get(m["id"], Counter()) for m in accepted} == {
+        m["id"]: wanted(m) for m in accepted
+    }, "every change once, whichever replica published it"
+    assert published["second"] >= sum(sum(wanted(m).values()) - 1 for m in premium)
+    latest = latest_tracking(kafka_bootstrap, topics)
+    assert latest == dict.fromkeys((m["id"] for m in accepted), None), "all settled"
