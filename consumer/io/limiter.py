@@ -159,12 +159,11 @@ class BudgetShare:
         self._account = account
         self._share = share
         self._own = AccountLimiter(
-            RatePolicy(
-                max(1, math.floor(policy.calls * share)), policy.per_seconds, policy.margin_s
-            ),
+            RatePolicy(1, policy.per_seconds, policy.margin_s),
             clock=account.clock,
             sleep=account.sleep,
         )
+        self.scale(1.0)
 
     @property
     def policy(self) -> RatePolicy:

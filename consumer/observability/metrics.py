@@ -264,9 +264,7 @@ class Metrics:
             self.consumer_lag.labels(topic, str(partition)).set(behind)
         self._lag_series = set(lag)
 
-    def tracked(
-        self, record: TrackingRecord, statuses: Sequence[StatusRecord], *, settled: bool
-    ) -> None:
+    def tracked(self, record: TrackingRecord, statuses: Sequence[StatusRecord]) -> None:
         for status in statuses:
             rule, service = status.rule or NO_RULE, status.service or NO_RULE
             labels = (rule, service, status.stage.value, status.outcome.value)

@@ -173,7 +173,9 @@ async def run_relay(
                 deliverer(settings.io, client, limiters),
                 observer=metrics,
                 first_check_after_s=(
-                    settings.tracking.checks_after_s[0] if tracking is not None else None
+                    tracking_schedule(settings.tracking).first_check_after_s
+                    if tracking is not None
+                    else None
                 ),
             ),
             sink=sink,

@@ -39,11 +39,8 @@ class RuntimeObserver(Protocol):
     def broker_probed(self, lag: Mapping[TopicPartition, int] | None) -> None:
         """The periodic broker probe: the lag of each owned partition, None if it failed."""
 
-    def tracked(
-        self, record: TrackingRecord, statuses: Sequence[StatusRecord], *, settled: bool
-    ) -> None:
-        """One check of a message ended: the lifecycle records it published (acknowledged),
-        and whether tracking of the message is over."""
+    def tracked(self, record: TrackingRecord, statuses: Sequence[StatusRecord]) -> None:
+        """One check of a message ended: the lifecycle records it published (acknowledged)."""
 
     def under_tracking(self, messages: int) -> None:
         """Messages this replica follows now (held until due, or being checked)."""
@@ -71,9 +68,7 @@ class NoRuntimeObserver:
     def broker_probed(self, lag: Mapping[TopicPartition, int] | None) -> None:
         pass
 
-    def tracked(
-        self, record: TrackingRecord, statuses: Sequence[StatusRecord], *, settled: bool
-    ) -> None:
+    def tracked(self, record: TrackingRecord, statuses: Sequence[StatusRecord]) -> None:
         pass
 
     def under_tracking(self, messages: int) -> None:

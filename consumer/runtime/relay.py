@@ -279,7 +279,7 @@ class Relay:
         """
         partition = (record.topic, record.partition)
         source = self._require_source()
-        if self._tracking is not None and self._tracking.owns(partition):
+        if self._is_tracking(partition):
             self._take_tracking(record)
             return
         rewound_to = self._rewound_to.get(partition)
@@ -348,7 +348,7 @@ class Relay:
             await self._sink.report_lifecycle(step.statuses, record.key(), step.next)
         finally:
             self._tracking.finished(held)
-        self._observer.tracked(record, step.statuses, settled=step.next is None)
+        self._observer.tracked(record, step.statuses)
         for status in step.statuses:
             log.info(
                 "message lifecycle",

@@ -157,7 +157,9 @@ class ReportSink:
             *(
                 self._produce(
                     self._status_topic,
-                    partition=status_partition(record.input.partition, self._status_partitions),
+                    partition=self.status_partition_of(
+                        (record.input.topic, record.input.partition)
+                    ),
                     key=record.key(),
                     value=record.to_bytes(),
                     headers=None,

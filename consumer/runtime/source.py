@@ -162,20 +162,17 @@ class KafkaSource:
             await self._in_thread(self._consumer.pause, _kafka(fresh))
             self._paused |= fresh
 
-    async def resume(self) -> None:
-        if self._paused:
-            await self._in_thread(self._consumer.resume, _kafka(self._paused & self._assigned))
-            self._paused.clear()
+    async def resume(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Resume these paused partitions (None: all of them)."""
+        leaving = self._paused if partitions is None else self._paused & partitions
+        if leaving:
+            await self._in_thread(self._consumer.resume, _kafka(leaving & self._assigned))
+            self._paused -= leaving
 
     async def pause_only(self, partitions: set[TopicPartition]) -> None:
         """Pause exactly these (of the assigned ones); resume every other paused one."""
         wanted = partitions & self._assigned
-        if wanted == self._paused:
-            return
-        leaving = self._paused - wanted
-        if leaving:
-            await self._in_thread(self._consumer.resume, _kafka(leaving & self._assigned))
-            self._paused -= leaving
+        await self.resume(self._paused - wanted)
         await self.pause(wanted)
 
     def end_offset(self, partition: TopicPartition) -> int | None:

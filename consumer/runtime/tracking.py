@@ -43,7 +43,7 @@ class TrackingFeed:
         self._partitions = max(1, partitions)
         self._shares = list(shares)
         self._owned = -1
-        self._checking: dict[tuple[TopicPartition, int], None] = {}
+        self._checking: set[Position] = set()
 
     @property
     def under_tracking(self) -> int:
@@ -84,7 +84,7 @@ class TrackingFeed:
         if room <= 0:
             return []
         taken = self.book.pop_due(now or datetime.now(UTC), room)
-        self._checking.update(((held.partition, held.offset), None) for held in taken)
+        self._checking.update((held.partition, held.offset) for held in taken)
         return taken
 
     async def check(self, record: TrackingRecord) -> Step:
@@ -92,13 +92,12 @@ class TrackingFeed:
 
     def finished(self, held: Held) -> None:
         """The check ended, or was abandoned."""
-        self._checking.pop((held.partition, held.offset), None)
+        self._checking.discard((held.partition, held.offset))
 
     def forget(self, partitions: set[TopicPartition]) -> None:
         """The partitions left: their held records and checks are the next owner's."""
         self.book.forget(partitions)
-        for gone in [key for key in self._checking if key[0] in partitions]:
-            del self._checking[gone]
+        self._checking = {key for key in self._checking if key[0] not in partitions}
 
     def nothing_due_within(self, seconds: float) -> bool:
         due = self.book.next_due()

@@ -31,10 +31,6 @@ class Tracker:
         self._schedule = schedule
         self._clock = clock
 
-    @property
-    def schedule(self) -> TrackingSchedule:
-        return self._schedule
-
     async def check(self, record: TrackingRecord) -> Step:
         service = self._services.get(record.service)
         if service is None:
