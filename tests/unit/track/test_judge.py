@@ -1,49 +1,20 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 
 from consumer.io import GaveUp, MessageNotFound, MessageOutcome, MessageState, Refused
 from consumer.io.models import MessageStatus, PaymentStatus, ReadStatus
-from consumer.report import InputPosition, Outcome, Stage, StatusRecord
+from consumer.report import Outcome, Stage, StatusRecord
 from consumer.report.status import LIFECYCLE_OUTCOMES
 from consumer.track import Seen, Step, TrackingRecord, TrackingSchedule, judge
+from tests.unit.track.records import INPUT, after, tracking_record
 
-SUBMITTED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SCHEDULE = TrackingSchedule(horizon_s=7200.0, premium_horizon_s=86_400.0)
-INPUT = InputPosition(topic="events", partition=2, offset=41)
 
 PROCESSED = MessageState(MessageStatus.PROCESSED)
 UNREAD_NOT_PAID = MessageState(MessageStatus.PROCESSED, ReadStatus.UNREAD, PaymentStatus.NOT_PAID)
-
-
-def record(
-    *,
-    checks: int = 0,
-    seen: Seen | None = None,
-    advanced: bool = False,
-    pays: bool = False,
-) -> TrackingRecord:
-    return TrackingRecord(
-        message_id="01MSG",
-        service="tari",
-        fiscal_code="AAAAAA00A00A000A",
-        event_id="evt-1",
-        event_type="payment.due",
-        rule="payments",
-        input=INPUT,
-        submitted_at=SUBMITTED,
-        advanced=advanced,
-        pays=pays,
-        seen=seen or Seen(),
-        checks=checks,
-        next_check_at=SUBMITTED,
-    )
-
-
-def after(seconds: float) -> datetime:
-    return SUBMITTED + timedelta(seconds=seconds)
 
 
 def check(
@@ -60,7 +31,7 @@ def published(step: Step) -> list[tuple[Stage, Outcome]]:
 
 
 def test_an_accepted_answer_publishes_nothing_and_schedules_the_next_check() -> None:
-    step = check(record(), MessageState(MessageStatus.ACCEPTED), now=after(30))
+    step = check(tracking_record(), MessageState(MessageStatus.ACCEPTED), now=after(30))
 
     assert step.statuses == []
     assert step.next is not None
@@ -72,7 +43,7 @@ def test_an_accepted_answer_publishes_nothing_and_schedules_the_next_check() -> 
 def test_a_processed_standard_message_ends_tracking_with_one_record() -> None:
     now = after(120)
 
-    step = check(record(checks=1), PROCESSED, now=now)
+    step = check(tracking_record(checks=1), PROCESSED, now=now)
 
     assert step.next is None
     assert step.statuses == [
@@ -100,14 +71,14 @@ def test_a_processed_standard_message_ends_tracking_with_one_record() -> None:
 def test_a_rejected_or_failed_message_ends_tracking_with_its_outcome(
     status: MessageStatus, outcome: Outcome
 ) -> None:
-    step = check(record(advanced=True, pays=True), MessageState(status))
+    step = check(tracking_record(advanced=True, pays=True), MessageState(status))
 
     assert published(step) == [(Stage.PROCESSING, outcome)]
     assert step.next is None
 
 
 def test_a_throttled_answer_publishes_nothing_but_remembers_the_status() -> None:
-    step = check(record(), MessageState(MessageStatus.THROTTLED))
+    step = check(tracking_record(), MessageState(MessageStatus.THROTTLED))
 
     assert step.statuses == []
     assert step.next is not None
@@ -115,7 +86,7 @@ def test_a_throttled_answer_publishes_nothing_but_remembers_the_status() -> None
 
 
 def test_a_processed_premium_message_with_payment_publishes_processed_and_goes_on() -> None:
-    step = check(record(advanced=True, pays=True), UNREAD_NOT_PAID, now=after(30))
+    step = check(tracking_record(advanced=True, pays=True), UNREAD_NOT_PAID, now=after(30))
 
     assert published(step) == [(Stage.PROCESSING, Outcome.PROCESSED)]
     assert step.next is not None
@@ -124,7 +95,7 @@ def test_a_processed_premium_message_with_payment_publishes_processed_and_goes_o
 
 
 def test_read_is_published_once_then_never_again() -> None:
-    first = check(record(advanced=True, pays=True), UNREAD_NOT_PAID)
+    first = check(tracking_record(advanced=True, pays=True), UNREAD_NOT_PAID)
     assert first.next is not None
     read = MessageState(MessageStatus.PROCESSED, ReadStatus.READ, PaymentStatus.NOT_PAID)
 
@@ -140,7 +111,7 @@ def test_read_is_published_once_then_never_again() -> None:
 
 
 def test_an_unavailable_read_status_publishes_read_unavailable() -> None:
-    processed = record(advanced=True, seen=Seen(status=MessageStatus.PROCESSED), checks=1)
+    processed = tracking_record(advanced=True, seen=Seen(status=MessageStatus.PROCESSED), checks=1)
 
     step = check(processed, MessageState(MessageStatus.PROCESSED, ReadStatus.UNAVAILABLE))
 
@@ -149,7 +120,7 @@ def test_an_unavailable_read_status_publishes_read_unavailable() -> None:
 
 
 def test_paid_publishes_a_payment_record_and_leaves_reading_open() -> None:
-    processed = record(advanced=True, pays=True, seen=Seen(status=MessageStatus.PROCESSED))
+    processed = tracking_record(advanced=True, pays=True, seen=Seen(status=MessageStatus.PROCESSED))
     paid = MessageState(MessageStatus.PROCESSED, ReadStatus.UNREAD, PaymentStatus.PAID)
 
     step = check(processed, paid)
@@ -162,7 +133,7 @@ def test_paid_publishes_a_payment_record_and_leaves_reading_open() -> None:
 def test_processed_read_and_paid_in_one_answer_publish_three_records_and_end() -> None:
     everything = MessageState(MessageStatus.PROCESSED, ReadStatus.READ, PaymentStatus.PAID)
 
-    step = check(record(advanced=True, pays=True), everything)
+    step = check(tracking_record(advanced=True, pays=True), everything)
 
     assert published(step) == [
         (Stage.PROCESSING, Outcome.PROCESSED),
@@ -175,7 +146,7 @@ def test_processed_read_and_paid_in_one_answer_publish_three_records_and_end() -
 def test_a_premium_message_without_payment_data_never_publishes_paid() -> None:
     everything = MessageState(MessageStatus.PROCESSED, ReadStatus.UNREAD, PaymentStatus.PAID)
 
-    step = check(record(advanced=True, pays=False), everything)
+    step = check(tracking_record(advanced=True, pays=False), everything)
 
     assert published(step) == [(Stage.PROCESSING, Outcome.PROCESSED)]
     assert step.next is not None
@@ -190,7 +161,7 @@ def test_a_premium_message_without_payment_data_never_publishes_paid() -> None:
 def test_an_answer_without_a_state_changes_nothing_and_schedules_the_next_check(
     answer: MessageOutcome,
 ) -> None:
-    tracked = record(checks=2, seen=Seen(status=MessageStatus.THROTTLED))
+    tracked = tracking_record(checks=2, seen=Seen(status=MessageStatus.THROTTLED))
 
     step = check(tracked, answer, now=after(600))
 
@@ -202,7 +173,7 @@ def test_an_answer_without_a_state_changes_nothing_and_schedules_the_next_check(
 
 
 def test_a_late_check_schedules_the_next_one_due_not_the_ones_it_missed() -> None:
-    step = check(record(), MessageState(MessageStatus.ACCEPTED), now=after(500))
+    step = check(tracking_record(), MessageState(MessageStatus.ACCEPTED), now=after(500))
 
     assert step.next is not None
     assert step.next.next_check_at == after(600)  # not 120 s: that one is past
@@ -210,7 +181,9 @@ def test_a_late_check_schedules_the_next_one_due_not_the_ones_it_missed() -> Non
 
 @pytest.mark.parametrize("late", [0, 1])
 def test_at_the_horizon_an_unprocessed_message_expires(late: int) -> None:
-    step = check(record(checks=4), MessageState(MessageStatus.ACCEPTED), now=after(7200 + late))
+    step = check(
+        tracking_record(checks=4), MessageState(MessageStatus.ACCEPTED), now=after(7200 + late)
+    )
 
     assert published(step) == [(Stage.PROCESSING, Outcome.EXPIRED_TRACKING)]
     error = step.statuses[0].error
@@ -222,7 +195,9 @@ def test_at_the_horizon_an_unprocessed_message_expires(late: int) -> None:
 
 
 def test_at_the_horizon_every_open_premium_stage_expires() -> None:
-    tracked = record(advanced=True, pays=True, checks=9, seen=Seen(status=MessageStatus.PROCESSED))
+    tracked = tracking_record(
+        advanced=True, pays=True, checks=9, seen=Seen(status=MessageStatus.PROCESSED)
+    )
 
     step = check(tracked, MessageNotFound(), now=after(86_400))
 
@@ -264,7 +239,7 @@ def test_at_the_horizon_every_open_premium_stage_expires() -> None:
 def test_at_the_horizon_the_detail_says_what_the_last_check_got(
     answer: MessageOutcome, detail: str
 ) -> None:
-    step = check(record(checks=4), answer, now=after(7200))
+    step = check(tracking_record(checks=4), answer, now=after(7200))
 
     assert published(step) == [(Stage.PROCESSING, Outcome.EXPIRED_TRACKING)]
     error = step.statuses[0].error
@@ -277,7 +252,7 @@ def test_at_the_horizon_the_detail_says_what_the_last_check_got(
 def test_a_refusal_at_the_horizon_keeps_fiscal_codes_out_of_the_detail() -> None:
     refusal = Refused(403, "no message AAAAAA00A00A000A/01MSG for this service")
 
-    step = check(record(checks=4), refusal, now=after(7200))
+    step = check(tracking_record(checks=4), refusal, now=after(7200))
 
     error = step.statuses[0].error
     assert error is not None
@@ -287,7 +262,7 @@ def test_a_refusal_at_the_horizon_keeps_fiscal_codes_out_of_the_detail() -> None
 
 def test_a_change_seen_at_the_horizon_is_published_before_the_rest_expires() -> None:
     read = MessageState(MessageStatus.PROCESSED, ReadStatus.READ, PaymentStatus.NOT_PAID)
-    tracked = record(advanced=True, pays=True, seen=Seen(status=MessageStatus.PROCESSED))
+    tracked = tracking_record(advanced=True, pays=True, seen=Seen(status=MessageStatus.PROCESSED))
 
     step = check(tracked, read, now=after(86_400))
 
@@ -299,7 +274,7 @@ def test_a_change_seen_at_the_horizon_is_published_before_the_rest_expires() -> 
 
 
 def test_a_service_no_longer_configured_expires_tracking() -> None:
-    step = check(record(), None, now=after(30))
+    step = check(tracking_record(), None, now=after(30))
 
     assert published(step) == [(Stage.PROCESSING, Outcome.EXPIRED_TRACKING)]
     error = step.statuses[0].error

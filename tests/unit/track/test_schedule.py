@@ -1,51 +1,23 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from consumer.io.models import MessageStatus, PaymentStatus, ReadStatus
-from consumer.report import InputPosition, Stage
-from consumer.track import Seen, TrackingRecord, TrackingSchedule
+from consumer.report import Stage
+from consumer.track import Seen, TrackingSchedule
 from consumer.track.schedule import open_stages
-
-SUBMITTED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def record(
-    *,
-    checks: int = 0,
-    seen: Seen | None = None,
-    advanced: bool = False,
-    pays: bool = False,
-    due_date: datetime | None = None,
-) -> TrackingRecord:
-    return TrackingRecord(
-        message_id="01MSG",
-        service="tari",
-        fiscal_code="AAAAAA00A00A000A",
-        event_id="evt-1",
-        event_type="payment.due",
-        rule="payments",
-        input=InputPosition(topic="events", partition=0, offset=7),
-        submitted_at=SUBMITTED,
-        advanced=advanced,
-        pays=pays,
-        due_date=due_date,
-        seen=seen or Seen(),
-        checks=checks,
-        next_check_at=SUBMITTED,
-    )
-
-
-def after(seconds: float) -> datetime:
-    return SUBMITTED + timedelta(seconds=seconds)
+from tests.unit.track.records import SUBMITTED, after, tracking_record
 
 
 def test_checks_fall_at_the_fixed_offsets_then_every_interval() -> None:
     schedule = TrackingSchedule(then_every_s=1800.0)
 
-    due = [schedule.next_check(record(), after(now)) for now in (0, 30, 120, 600, 3600, 5400, 7200)]
+    due = [
+        schedule.next_check(tracking_record(), after(now))
+        for now in (0, 30, 120, 600, 3600, 5400, 7200)
+    ]
 
     assert due == [after(s) for s in (30, 120, 600, 3600, 5400, 7200, 9000)]
 
@@ -53,7 +25,7 @@ def test_checks_fall_at_the_fixed_offsets_then_every_interval() -> None:
 def test_a_late_check_is_followed_by_the_next_one_due_not_by_the_missed_ones() -> None:
     schedule = TrackingSchedule(then_every_s=1800.0)
 
-    due = [schedule.next_check(record(), after(now)) for now in (45, 3599, 10_000)]
+    due = [schedule.next_check(tracking_record(), after(now)) for now in (45, 3599, 10_000)]
 
     assert due == [after(120), after(3600), after(10_800)]
 
@@ -61,7 +33,9 @@ def test_a_late_check_is_followed_by_the_next_one_due_not_by_the_missed_ones() -
 def test_no_check_falls_past_the_horizon_and_the_last_lands_on_it() -> None:
     schedule = TrackingSchedule(horizon_s=5000.0)
 
-    due = [schedule.next_check(record(), after(now)) for now in (0, 30, 120, 600, 3600, 4999)]
+    due = [
+        schedule.next_check(tracking_record(), after(now)) for now in (0, 30, 120, 600, 3600, 4999)
+    ]
 
     assert due == [after(s) for s in (30, 120, 600, 3600, 5000, 5000)]
 
@@ -72,7 +46,7 @@ def test_horizon_while_processing_is_open_counts_from_the_submit(status: Message
     due_date = SUBMITTED + timedelta(days=10)
 
     horizon = schedule.horizon(
-        record(seen=Seen(status=status), advanced=True, pays=True, due_date=due_date)
+        tracking_record(seen=Seen(status=status), advanced=True, pays=True, due_date=due_date)
     )
 
     assert horizon == after(1000)
@@ -93,7 +67,9 @@ def test_horizon_of_a_processed_premium_message_counts_from_the_later_of_submit_
     schedule = TrackingSchedule(horizon_s=1000.0, premium_horizon_s=99_000.0)
     processed = Seen(status=MessageStatus.PROCESSED)
 
-    horizon = schedule.horizon(record(seen=processed, advanced=True, pays=True, due_date=due_date))
+    horizon = schedule.horizon(
+        tracking_record(seen=processed, advanced=True, pays=True, due_date=due_date)
+    )
 
     assert horizon == start + timedelta(seconds=99_000)
 
@@ -102,7 +78,7 @@ def test_checks_of_a_processed_premium_message_go_on_past_the_processing_horizon
     schedule = TrackingSchedule(horizon_s=5000.0, premium_horizon_s=20_000.0)
     processed = Seen(status=MessageStatus.PROCESSED)
 
-    due = schedule.next_check(record(seen=processed, advanced=True), after(12_000))
+    due = schedule.next_check(tracking_record(seen=processed, advanced=True), after(12_000))
 
     assert due == after(3600 + 3 * 3600)  # 14 400 s: past horizon_s, inside premium_horizon_s
 
@@ -143,4 +119,4 @@ P = MessageStatus.PROCESSED
 def test_open_stages_are_those_io_has_not_settled(
     seen: Seen, advanced: bool, pays: bool, expected: list[Stage]
 ) -> None:
-    assert open_stages(record(seen=seen, advanced=advanced, pays=pays)) == expected
+    assert open_stages(tracking_record(seen=seen, advanced=advanced, pays=pays)) == expected
