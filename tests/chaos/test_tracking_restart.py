@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from tests.fixtures.relay import (
     wait_until,
     write_relay_config,
 )
-from tests.fixtures.sandbox import SandboxFactory
+from tests.fixtures.sandbox import Sandbox, SandboxFactory
 from tests.fixtures.tracking import (
     FAST_SCHEDULE,
     advanced,
@@ -60,6 +62,86 @@ def wanted(message: dict[str, Any]) -> Counter[tuple[str, str]]:
     return found
 
 
+@dataclass
+class MidTracking:
+    """A first relay that has sent every sample and seen every message PROCESSED: the Premium
+    ones are still followed (unread, unpaid)."""
+
+    bootstrap: str
+    topics: RelayTopics
+    sandbox: Sandbox
+    config: Path
+    first: RelayProcess
+    accepted: list[dict[str, Any]]
+
+    @property
+    def premium(self) -> list[dict[str, Any]]:
+        return [m for m in self.accepted if advanced(m)]
+
+    def lifecycle(self) -> dict[str, Counter[tuple[str, str]]]:
+        return by_message(read_statuses(self.bootstrap, self.topics.status))
+
+    def citizens_read_and_pay(self) -> None:
+        for message in self.premium:
+            mark(self.sandbox, message["id"], read_status="READ")
+            if pays(message):
+                mark(self.sandbox, message["id"], payment_status="PAID")
+
+    def every_change_arrived(self) -> bool:
+        found = self.lifecycle()
+        return all(found.get(m["id"], Counter()) >= wanted(m) for m in self.accepted)
+
+
+@pytest.fixture
+def mid_tracking(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    start_sandbox: SandboxFactory,
+    start_relay: RelayFactory,
+    tmp_path: Path,
+) -> Callable[[str], MidTracking]:
+    def start(prefix: str) -> MidTracking:
+        samples = generate_events(EVENTS, prefix=prefix)
+        topics = RelayTopics(
+            new_topic("events", partitions=4),
+            new_topic("status", partitions=4),
+            new_topic("dlq"),
+            new_topic("tracking", partitions=4, config={"cleanup.policy": "compact"}),
+        )
+        sandbox = start_sandbox(
+            profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=500
+        )
+        delivered = produce(kafka_bootstrap, topics.events, samples.records())
+        config = write_relay_config(
+            tmp_path / "relay.yaml",
+            bootstrap=kafka_bootstrap,
+            topics=topics,
+            group=f"relay-{topics.events}",
+            base_url=sandbox.base_url,
+            client=FAST_GROUP_CLIENT,
+            tracking={**FAST_SCHEDULE, "max_checks_in_flight": MAX_CHECKS},
+        )
+        first = start_relay(config, name="first")
+        wait_for_terminal(
+            kafka_bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[first]
+        )
+        run = MidTracking(kafka_bootstrap, topics, sandbox, config, first, sandbox.messages())
+        assert run.premium, "the sample mix must hold Premium messages"
+        wait_until(
+            lambda: all(
+                found.get(m["id"], Counter())[("PROCESSING", "PROCESSED")]
+                for found in [run.lifecycle()]
+                for m in run.accepted
+            ),
+            timeout=PHASE_BOUND_S,
+            what="PROCESSED",
+            watch=[first],
+        )
+        return run
+
+    return start
+
+
 @pytest.fixture(params=["sigterm", "kill-9"])
 def stop(request: pytest.FixtureRequest) -> str:
     """How the first relay goes: cleanly, or with no chance to finish anything."""
@@ -67,72 +149,29 @@ def stop(request: pytest.FixtureRequest) -> str:
     return how
 
 
-def test_a_restart_mid_tracking_loses_no_message_and_doubles_no_change(  # noqa: PLR0917
-    stop: str,
-    kafka_bootstrap: str,
-    new_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
+def test_a_restart_mid_tracking_loses_no_message_and_doubles_no_change(
+    stop: str, mid_tracking: Callable[[str], MidTracking], start_relay: RelayFactory
 ) -> None:
-    samples = generate_events(EVENTS, prefix=f"tr{stop[:4]}")
-    topics = RelayTopics(
-        new_topic("events", partitions=4),
-        new_topic("status", partitions=4),
-        new_topic("dlq"),
-        new_topic("tracking", partitions=4, config={"cleanup.policy": "compact"}),
-    )
-    sandbox = start_sandbox(
-        profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=500
-    )
-    delivered = produce(kafka_bootstrap, topics.events, samples.records())
-    config = write_relay_config(
-        tmp_path / "relay.yaml",
-        bootstrap=kafka_bootstrap,
-        topics=topics,
-        group=f"relay-{topics.events}",
-        base_url=sandbox.base_url,
-        client=FAST_GROUP_CLIENT,
-        tracking={**FAST_SCHEDULE, "max_checks_in_flight": MAX_CHECKS},
-    )
-    first = start_relay(config, name="first")
-    wait_for_terminal(
-        kafka_bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[first]
-    )
-    accepted = sandbox.messages()
-    premium = [m for m in accepted if advanced(m)]
-    assert premium, "the sample mix must hold Premium messages"
-
-    def processed_everywhere() -> bool:
-        found = by_message(read_statuses(kafka_bootstrap, topics.status))
-        return all(found.get(m["id"], Counter())[("PROCESSING", "PROCESSED")] for m in accepted)
-
-    # Mid-tracking: every message processed, the Premium ones still followed (unread).
-    wait_until(processed_everywhere, timeout=PHASE_BOUND_S, what="PROCESSED", watch=[first])
+    run = mid_tracking(f"tr{stop[:4]}")
+    accepted, first = run.accepted, run.first
     stopped_at = time.time()
     if stop == "sigterm":
         first.terminate()
         assert first.wait(60) == 0
     else:
         first.kill()
-    for message in premium:
-        mark(sandbox, message["id"], read_status="READ")
-        if pays(message):
-            mark(sandbox, message["id"], payment_status="PAID")
+    run.citizens_read_and_pay()
 
-    second = start_relay(config, name="second")
-
-    def all_arrived() -> bool:
-        found = by_message(read_statuses(kafka_bootstrap, topics.status))
-        return all(found.get(m["id"], Counter()) >= wanted(m) for m in accepted)
-
+    second = start_relay(run.config, name="second")
     restarted_at = time.time()
-    wait_until(all_arrived, timeout=PHASE_BOUND_S, what="READ and PAID", watch=[second])
+    wait_until(
+        run.every_change_arrived, timeout=PHASE_BOUND_S, what="READ and PAID", watch=[second]
+    )
     settled_s = time.time() - restarted_at
     second.terminate()
     assert second.wait(60) == 0
 
-    statuses = read_statuses(kafka_bootstrap, topics.status)
+    statuses = read_statuses(run.bootstrap, run.topics.status)
     found = by_message(statuses)
     extra = {
         message["id"]: found.get(message["id"], Counter()) - wanted(message)
@@ -144,7 +183,7 @@ def test_a_restart_mid_tracking_loses_no_message_and_doubles_no_change(  # noqa:
         f"tracking restart ({stop})",
         {
             "messages": len(accepted),
-            "premium": len(premium),
+            "premium": len(run.premium),
             "lifecycle_records": sum(sum(c.values()) for c in found.values()),
             "expected_records": sum(sum(wanted(m).values()) for m in accepted),
             "published_twice": doubled,
@@ -153,7 +192,7 @@ def test_a_restart_mid_tracking_loses_no_message_and_doubles_no_change(  # noqa:
     )
     # Nothing lost: every message has every change (the wait above), and tracking ended.
     assert all(found[m["id"]] >= wanted(m) for m in accepted)
-    latest = latest_tracking(kafka_bootstrap, topics)
+    latest = latest_tracking(run.bootstrap, run.topics)
     assert latest == dict.fromkeys((m["id"] for m in accepted), None), "all settled"
     if stop == "sigterm":
         assert extra == {}, f"changes published twice after a clean restart: {extra}"
@@ -180,49 +219,15 @@ def owns_tracking(relay: RelayProcess, topic: str | None) -> bool:
 
 
 def test_a_replica_leaving_mid_tracking_hands_its_messages_to_the_live_one(
-    kafka_bootstrap: str,
-    new_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
+    mid_tracking: Callable[[str], MidTracking], start_relay: RelayFactory
 ) -> None:
     """Two replicas in the group, then the one holding the tracking leaves: its tracking
     partitions move, held records and all, to the replica still running, through a
     rebalance (the leaver commits and forgets its book; the other restores them). Every
     change is still published once."""
-    samples = generate_events(EVENTS, prefix="trmove")
-    topics = RelayTopics(
-        new_topic("events", partitions=4),
-        new_topic("status", partitions=4),
-        new_topic("dlq"),
-        new_topic("tracking", partitions=4, config={"cleanup.policy": "compact"}),
-    )
-    sandbox = start_sandbox(
-        profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=500
-    )
-    delivered = produce(kafka_bootstrap, topics.events, samples.records())
-    config = write_relay_config(
-        tmp_path / "relay.yaml",
-        bootstrap=kafka_bootstrap,
-        topics=topics,
-        group=f"relay-{topics.events}",
-        base_url=sandbox.base_url,
-        client=FAST_GROUP_CLIENT,
-        tracking={**FAST_SCHEDULE, "max_checks_in_flight": MAX_CHECKS},
-    )
-    first = start_relay(config, name="first")
-    wait_for_terminal(
-        kafka_bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[first]
-    )
-    accepted = sandbox.messages()
-    premium = [m for m in accepted if advanced(m)]
-
-    def processed_everywhere() -> bool:
-        found = by_message(read_statuses(kafka_bootstrap, topics.status))
-        return all(found.get(m["id"], Counter())[("PROCESSING", "PROCESSED")] for m in accepted)
-
-    wait_until(processed_everywhere, timeout=PHASE_BOUND_S, what="PROCESSED", watch=[first])
-    second = start_relay(config, name="second")
+    run = mid_tracking("trmove")
+    accepted, first = run.accepted, run.first
+    second = start_relay(run.config, name="second")
     wait_until(
         lambda: any(entry["partitions"] for entry in second.messages("partitions assigned")),
         timeout=PHASE_BOUND_S,
@@ -232,30 +237,24 @@ def test_a_replica_leaving_mid_tracking_hands_its_messages_to_the_live_one(
     first.terminate()  # whatever it held moves to the second, which keeps running
     assert first.wait(60) == 0
     wait_until(
-        lambda: owns_tracking(second, topics.tracking),
+        lambda: owns_tracking(second, run.topics.tracking),
         timeout=PHASE_BOUND_S,
         what="the second replica owning the tracking partitions",
         watch=[second],
     )
-    for message in premium:
-        mark(sandbox, message["id"], read_status="READ")
-        if pays(message):
-            mark(sandbox, message["id"], payment_status="PAID")
-
-    def all_arrived() -> bool:
-        found = by_message(read_statuses(kafka_bootstrap, topics.status))
-        return all(found.get(m["id"], Counter()) >= wanted(m) for m in accepted)
-
-    wait_until(all_arrived, timeout=PHASE_BOUND_S, what="READ and PAID", watch=[second])
+    run.citizens_read_and_pay()
+    wait_until(
+        run.every_change_arrived, timeout=PHASE_BOUND_S, what="READ and PAID", watch=[second]
+    )
     second.terminate()
     assert second.wait(60) == 0
 
-    found = by_message(read_statuses(kafka_bootstrap, topics.status))
+    found = run.lifecycle()
     published = {relay.name: len(relay.messages("message lifecycle")) for relay in (first, second)}
-    report_figures("tracking hand-over", {"premium": len(premium), **published})
+    report_figures("tracking hand-over", {"premium": len(run.premium), **published})
     assert {m["id"]: found.get(m["id"], Counter()) for m in accepted} == {
         m["id"]: wanted(m) for m in accepted
     }, "every change once, whichever replica published it"
-    assert published["second"] >= sum(sum(wanted(m).values()) - 1 for m in premium)
-    latest = latest_tracking(kafka_bootstrap, topics)
+    assert published["second"] >= sum(sum(wanted(m).values()) - 1 for m in run.premium)
+    latest = latest_tracking(run.bootstrap, run.topics)
     assert latest == dict.fromkeys((m["id"] for m in accepted), None), "all settled"
