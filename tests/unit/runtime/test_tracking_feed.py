@@ -8,10 +8,11 @@ import pytest
 from consumer.errors import DecodeError
 from consumer.events import InputRecord
 from consumer.io import IoClient, IoService, MessageOutcome
-from consumer.report import InputPosition, Outcome, Stage
+from consumer.report import Outcome, Stage
 from consumer.runtime.tracking import TrackingFeed
 from consumer.track import Tracker, TrackingBook, TrackingRecord, TrackingSchedule
 from consumer.track.book import Position
+from tests.unit.track import records
 
 TOPIC = "io-relay.tracking"
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -30,19 +31,7 @@ PARTITION = (TOPIC, 0)
 
 
 def tracking_record(message_id: str, due: datetime) -> TrackingRecord:
-    return TrackingRecord(
-        message_id=message_id,
-        service="tari",
-        fiscal_code="AAAAAA00A00A000A",
-        event_id=f"evt-{message_id}",
-        event_type="payment.due",
-        rule="payments",
-        input=InputPosition(topic="events", partition=0, offset=1),
-        submitted_at=due - timedelta(seconds=30),
-        advanced=False,
-        pays=False,
-        next_check_at=due,
-    )
+    return records.tracking_record(message_id=message_id, next_check_at=due)
 
 
 def kafka_record(

@@ -1,33 +1,15 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from consumer.report import InputPosition
 from consumer.track import TrackingBook, TrackingRecord
+from tests.unit.track.records import after as at
+from tests.unit.track.records import tracking_record
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 P0 = ("tracking", 0)
 P1 = ("tracking", 1)
 
 
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
 def record(message_id: str, due_s: float) -> TrackingRecord:
-    return TrackingRecord(
-        message_id=message_id,
-        service="tari",
-        fiscal_code="AAAAAA00A00A000A",
-        event_id=f"evt-{message_id}",
-        event_type="payment.due",
-        rule="payments",
-        input=InputPosition(topic="events", partition=0, offset=1),
-        submitted_at=T0,
-        advanced=False,
-        pays=False,
-        next_check_at=at(due_s),
-    )
+    return tracking_record(message_id=message_id, next_check_at=at(due_s))
 
 
 def hold(book: TrackingBook, offset: int, key: str, due_s: float, partition: str = "p0") -> None:
