@@ -42,6 +42,7 @@ from tests.fixtures.tracking import (
     latest_tracking,
     mark,
     pays,
+    tracking_topics,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
@@ -102,12 +103,7 @@ def mid_tracking(
 ) -> Callable[[str], MidTracking]:
     def start(prefix: str) -> MidTracking:
         samples = generate_events(EVENTS, prefix=prefix)
-        topics = RelayTopics(
-            new_topic("events", partitions=4),
-            new_topic("status", partitions=4),
-            new_topic("dlq"),
-            new_topic("tracking", partitions=4, config={"cleanup.policy": "compact"}),
-        )
+        topics = tracking_topics(new_topic, partitions=4, tracking_partitions=4)
         sandbox = start_sandbox(
             profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=500
         )

@@ -40,21 +40,13 @@ from tests.fixtures.tracking import (
     mark,
     pays,
     submitted,
+    tracking_topics,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
 
 EVENTS = 80
 PHASE_BOUND_S = 60.0  # against a hung test, not a performance claim
-
-
-def tracking_topics(new_topic: TopicFactory) -> RelayTopics:
-    return RelayTopics(
-        new_topic("events", partitions=3),
-        new_topic("status", partitions=3),
-        new_topic("dlq"),
-        new_topic("tracking", partitions=2, config={"cleanup.policy": "compact"}),
-    )
 
 
 def test_every_submitted_message_is_followed_to_its_outcome_and_premium_to_read_and_paid(
@@ -65,7 +57,7 @@ def test_every_submitted_message_is_followed_to_its_outcome_and_premium_to_read_
     tmp_path: Path,
 ) -> None:
     samples = generate_events(EVENTS)
-    topics = tracking_topics(new_topic)
+    topics = tracking_topics(new_topic, partitions=3, tracking_partitions=2)
     # Messages stay ACCEPTED for 6 s: time to mark some before any check sees them processed.
     sandbox = start_sandbox(
         profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=6_000
@@ -218,7 +210,7 @@ def test_a_message_io_never_processes_is_given_up_at_the_horizon(
     tmp_path: Path,
 ) -> None:
     samples = generate_events(20, prefix="hz")
-    topics = tracking_topics(new_topic)
+    topics = tracking_topics(new_topic, partitions=3, tracking_partitions=2)
     # IO keeps every message ACCEPTED for ten minutes: longer than the 4 s horizon.
     sandbox = start_sandbox(
         profiles=samples.profiles_document(), rate_limit="off", processing_delay_ms=600_000
@@ -281,7 +273,7 @@ def test_checks_take_no_more_than_their_share_and_submissions_go_on(
     more checks due than that (every message asked twice a second, none ever processed), new
     events must still get the other four fifths."""
     first, second = generate_events(100, prefix="sh"), generate_events(200, prefix="sh", start=100)
-    topics = tracking_topics(new_topic)
+    topics = tracking_topics(new_topic, partitions=3, tracking_partitions=2)
     sandbox = start_sandbox(
         profiles=(first + second).profiles_document(),
         rate_limit="40/1s",
