@@ -28,6 +28,32 @@
 #   KAFKA_START_TIMEOUT   seconds to wait for "Kafka Server started" (default 90)
 #   JAVA                  java binary (default $JAVA_HOME/bin/java, else java on the PATH)
 #   MVN                   maven binary (default mvn)
+#
+# Three-node mode, for the chaos tests that kill a broker: KAFKA_NODES=3 (default 1, the mode
+# above, unchanged). Three combined broker+controller nodes (node ids 1, 2, 3; a static quorum
+# of the three controllers) on 127.0.0.1, PLAINTEXT and CONTROLLER listeners only (no SASL).
+# Default replication factor 3 and min.insync.replicas 2, for new topics and the internal ones
+# (offsets RF 3; transaction state and share-coordinator state RF 3, min ISR 2).
+#
+# Usage: KAFKA_NODES=3 deploy/local/kafka.sh up|down|status
+#        KAFKA_NODES=3 deploy/local/kafka.sh up-node|down-node|kill-node N
+#
+#   up         As above, for the three nodes (started together: the quorum needs two). The
+#              only line on stdout is the bootstrap list, 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3.
+#   down       Stops every node (SIGTERM, SIGKILL after 30 s).
+#   status     One line per node; exit 0 when all three run, 1 otherwise.
+#   up-node    Starts node N (1-3) when it does not run and waits until it is ready; prints
+#              the bootstrap list.
+#   down-node  Stops node N: SIGTERM (controlled shutdown), SIGKILL after 30 s.
+#   kill-node  SIGKILL of node N (a crash), waits until it is gone.
+#
+# Environment of the three-node mode (besides IO_RELAY_CACHE, KAFKA_HEAP_OPTS,
+# KAFKA_START_TIMEOUT, JAVA and MVN, as above):
+#   KAFKA_PORTS             PLAINTEXT ports of nodes 1,2,3, comma-separated (default
+#                           KAFKA_PORT, KAFKA_PORT+1, KAFKA_PORT+2; KAFKA_PORT default 9092)
+#   KAFKA_CONTROLLER_PORTS  CONTROLLER ports of nodes 1,2,3 (default the PLAINTEXT ones + 1000)
+#   KAFKA_STATE_DIR         default $IO_RELAY_CACHE/kafka/cluster-<port of node 1>; node N has
+#                           node-N/ there (server.properties, data, server.log, kafka.pid)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -72,9 +98,7 @@ configure() {
 		die "the ports must differ: KAFKA_PORT=$KAFKA_PORT KAFKA_SASL_PORT=$SASL_PORT KAFKA_CONTROLLER_PORT=$CONTROLLER_PORT"
 	fi
 
-	CACHE_ROOT=${IO_RELAY_CACHE:-$REPO_ROOT/.cache}
-	KAFKA_CACHE="$CACHE_ROOT/kafka"
-	LIBS="$KAFKA_CACHE/libs"
+	configure_cache
 	STATE_DIR=${KAFKA_STATE_DIR:-$KAFKA_CACHE/state-$KAFKA_PORT}
 	# Absolute and canonical when it exists: the path is part of the broker's command line,
 	# which is how a pid is recognised as the broker of this state dir.
@@ -84,7 +108,16 @@ configure() {
 	PID_FILE="$STATE_DIR/kafka.pid"
 	SERVER_LOG="$STATE_DIR/server.log"
 	PROPERTIES="$STATE_DIR/server.properties"
+	configure_tools
+}
 
+configure_cache() {
+	CACHE_ROOT=${IO_RELAY_CACHE:-$REPO_ROOT/.cache}
+	KAFKA_CACHE="$CACHE_ROOT/kafka"
+	LIBS="$KAFKA_CACHE/libs"
+}
+
+configure_tools() {
 	if [[ -n ${JAVA:-} ]]; then
 		:
 	elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
@@ -369,12 +402,338 @@ cmd_status() {
 	return 1
 }
 
+# -- three-node mode (KAFKA_NODES=3) ----------------------------------------------------------
+
+CLUSTER_NODES=(1 2 3)
+
+# Splits $2, three comma-separated ports, into the array named $3; $1 names the setting.
+parse_ports() {
+	local name=$1 value=$2 port
+	local -n into=$3
+	IFS=, read -r -a into <<<"$value"
+	((${#into[@]} == 3)) || die "$name='$value' is not three comma-separated ports"
+	for port in "${into[@]}"; do
+		is_port_number "$port" || die "$name='$value': '$port' is not a port number"
+	done
+}
+
+configure_cluster() {
+	local base distinct n
+	NODE_PORTS=()
+	NODE_CONTROLLER_PORTS=()
+	base=${KAFKA_PORT:-9092}
+	is_port_number "$base" || die "KAFKA_PORT='$base' is not a port number"
+	parse_ports KAFKA_PORTS "${KAFKA_PORTS:-$base,$((base + 1)),$((base + 2))}" NODE_PORTS
+	parse_ports KAFKA_CONTROLLER_PORTS \
+		"${KAFKA_CONTROLLER_PORTS:-$((NODE_PORTS[0] + 1000)),$((NODE_PORTS[1] + 1000)),$((NODE_PORTS[2] + 1000))}" \
+		NODE_CONTROLLER_PORTS
+	distinct=$(printf '%s\n' "${NODE_PORTS[@]}" "${NODE_CONTROLLER_PORTS[@]}" | sort -u | wc -l)
+	((distinct == 6)) ||
+		die "the ports must differ: PLAINTEXT ${NODE_PORTS[*]}, CONTROLLER ${NODE_CONTROLLER_PORTS[*]}"
+
+	configure_cache
+	STATE_DIR=${KAFKA_STATE_DIR:-$KAFKA_CACHE/cluster-${NODE_PORTS[0]}}
+	# Canonical, as in single-node mode: node pids are recognised by their properties path.
+	if [[ -d $STATE_DIR ]]; then
+		STATE_DIR=$(cd -- "$STATE_DIR" && pwd -P)
+	fi
+	configure_tools
+
+	QUORUM_VOTERS=""
+	BOOTSTRAP_LIST=""
+	for n in "${CLUSTER_NODES[@]}"; do
+		QUORUM_VOTERS+="${QUORUM_VOTERS:+,}$n@$HOST:${NODE_CONTROLLER_PORTS[n - 1]}"
+		BOOTSTRAP_LIST+="${BOOTSTRAP_LIST:+,}$HOST:${NODE_PORTS[n - 1]}"
+	done
+}
+
+# Points PID_FILE, SERVER_LOG and PROPERTIES (what the single-node helpers use) at node $1.
+select_node() {
+	NODE_ID=$1
+	NODE_DIR="$STATE_DIR/node-$NODE_ID"
+	PID_FILE="$NODE_DIR/kafka.pid"
+	SERVER_LOG="$NODE_DIR/server.log"
+	PROPERTIES="$NODE_DIR/server.properties"
+	NODE_PORT=${NODE_PORTS[NODE_ID - 1]}
+	NODE_CONTROLLER_PORT=${NODE_CONTROLLER_PORTS[NODE_ID - 1]}
+}
+
+node_argument() {
+	[[ ${1:-} =~ ^[1-3]$ ]] || die "node '${1:-}' is not 1, 2 or 3"
+	printf '%s' "$1"
+}
+
+write_node_properties() {
+	local tmp="$PROPERTIES.tmp"
+	mkdir -p -- "$NODE_DIR"
+	cat >"$tmp" <<EOF
+# Written by deploy/local/kafka.sh on each start: edit the script, not this file.
+# Node $NODE_ID of three combined broker+controller nodes in KRaft mode, for tests only.
+process.roles=broker,controller
+node.id=$NODE_ID
+controller.quorum.voters=$QUORUM_VOTERS
+controller.listener.names=CONTROLLER
+
+listeners=PLAINTEXT://$HOST:$NODE_PORT,CONTROLLER://$HOST:$NODE_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$NODE_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+
+log.dirs=$NODE_DIR/data
+num.partitions=1
+auto.create.topics.enable=false
+delete.topic.enable=true
+
+# Three nodes: one may be lost without losing a record acknowledged with acks=all.
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+unclean.leader.election.enable=false
+group.initial.rebalance.delay.ms=0
+
+# Light on a small machine.
+num.network.threads=2
+num.io.threads=4
+EOF
+	mv -- "$tmp" "$PROPERTIES"
+}
+
+# Formats node $NODE_ID's log dir the first time, with the cluster id of the state dir. The
+# voters are part of the formatted state: a state dir stays tied to its controller ports.
+format_node_if_needed() {
+	local id_file="$STATE_DIR/cluster.id" voters_file="$STATE_DIR/voters" cluster_id
+	if [[ -f $voters_file && $(<"$voters_file") != "$QUORUM_VOTERS" ]]; then
+		die "$STATE_DIR was formatted for the voters $(<"$voters_file"), not $QUORUM_VOTERS: use those KAFKA_CONTROLLER_PORTS, another KAFKA_STATE_DIR, or delete $STATE_DIR"
+	fi
+	[[ -f $NODE_DIR/data/meta.properties ]] && return 0
+	if [[ ! -f $id_file ]]; then
+		gen_cluster_id >"$id_file"
+		printf '%s\n' "$QUORUM_VOTERS" >"$voters_file"
+	fi
+	cluster_id=$(<"$id_file")
+	log "formatting $NODE_DIR/data (node $NODE_ID, cluster id $cluster_id)"
+	if ! "$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
+		kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPERTIES" >&2; then
+		die "formatting $NODE_DIR/data failed"
+	fi
+}
+
+# Dies when a port of node $NODE_ID is taken (call it only for a node that does not run).
+check_node_ports() {
+	local port
+	for port in "$NODE_PORT" "$NODE_CONTROLLER_PORT"; do
+		if port_in_use "$port"; then
+			die "port $port ($HOST, node $NODE_ID) is in use by another process, not by a node of $STATE_DIR: stop it or choose other ports (KAFKA_PORTS, KAFKA_CONTROLLER_PORTS)"
+		fi
+	done
+}
+
+# Prepares node $NODE_ID (properties, format) and starts it; sets BROKER_PID.
+start_node() {
+	rm -f -- "$PID_FILE"
+	write_node_properties
+	format_node_if_needed
+	log "starting node $NODE_ID (log $SERVER_LOG)"
+	start_broker
+}
+
+# After a failed start: stops every node that runs, then dies with $1.
+abort_cluster_start() {
+	local n pid
+	for n in "${CLUSTER_NODES[@]}"; do
+		select_node "$n"
+		if pid=$(running_pid); then stop_pid "$pid" 10; fi
+		rm -f -- "$PID_FILE"
+	done
+	die "$1"
+}
+
+# Waits until every node logged its ready line; the nodes were started at $1 (now_us).
+wait_cluster_ready() {
+	local started=$1 deadline n waiting
+	deadline=$((started + START_TIMEOUT * 1000000))
+	while :; do
+		waiting=()
+		for n in "${CLUSTER_NODES[@]}"; do
+			select_node "$n"
+			grep -qF -- "$READY_LINE" "$SERVER_LOG" 2>/dev/null && continue
+			if ! running_pid >/dev/null; then
+				tail_log
+				abort_cluster_start "node $n exited before it was ready"
+			fi
+			waiting+=("$n")
+		done
+		((${#waiting[@]} == 0)) && return 0
+		if (($(now_us) > deadline)); then
+			for n in "${waiting[@]}"; do
+				select_node "$n"
+				tail_log
+			done
+			abort_cluster_start "node(s) ${waiting[*]} not ready after ${START_TIMEOUT}s: stopped the cluster"
+		fi
+		sleep 0.1
+	done
+}
+
+cmd_cluster_up() {
+	local started begun n to_start=()
+	begun=$(now_us)
+	lock_state_dir
+	for n in "${CLUSTER_NODES[@]}"; do
+		select_node "$n"
+		if ! running_pid >/dev/null; then
+			check_node_ports
+			to_start+=("$n")
+		fi
+	done
+	if ((${#to_start[@]})); then
+		command -v "$JAVA" >/dev/null || die "'$JAVA' not found: Java 17+ is needed"
+		fetch_jars
+	fi
+	started=$(now_us)
+	# All at once: a node is ready only once two controllers have elected a leader.
+	for n in "${to_start[@]}"; do
+		select_node "$n"
+		start_node
+	done
+	wait_cluster_ready "$started"
+	if ((${#to_start[@]})); then
+		log "kafka cluster ready in $(elapsed_s "$started")s, $(elapsed_s "$begun")s with the preparation (started nodes ${to_start[*]}; state $STATE_DIR; PLAINTEXT $BOOTSTRAP_LIST)"
+	else
+		log "kafka cluster already running (state $STATE_DIR)"
+	fi
+	printf '%s\n' "$BOOTSTRAP_LIST"
+}
+
+cmd_cluster_down() {
+	local n pid started pids=()
+	[[ -d $STATE_DIR ]] || return 0
+	lock_state_dir
+	started=$(now_us)
+	# SIGTERM to every node first, so that they stop together rather than one after another.
+	for n in "${CLUSTER_NODES[@]}"; do
+		select_node "$n"
+		if pid=$(running_pid); then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	for pid in "${pids[@]}"; do stop_pid "$pid" 30; done
+	for n in "${CLUSTER_NODES[@]}"; do
+		select_node "$n"
+		rm -f -- "$PID_FILE"
+	done
+	if ((${#pids[@]})); then
+		log "kafka cluster stopped in $(elapsed_s "$started")s (pids ${pids[*]})"
+	fi
+}
+
+cmd_cluster_status() {
+	local n pid code=0
+	for n in "${CLUSTER_NODES[@]}"; do
+		select_node "$n"
+		if [[ -d $STATE_DIR ]] && pid=$(running_pid); then
+			if grep -qF -- "$READY_LINE" "$SERVER_LOG" 2>/dev/null; then
+				printf 'node %s running: pid %s, PLAINTEXT %s:%s, state %s\n' \
+					"$n" "$pid" "$HOST" "$NODE_PORT" "$NODE_DIR"
+			else
+				printf 'node %s starting: pid %s, state %s\n' "$n" "$pid" "$NODE_DIR"
+			fi
+		else
+			printf 'node %s not running (state %s)\n' "$n" "$NODE_DIR"
+			code=1
+		fi
+	done
+	return "$code"
+}
+
+cmd_up_node() {
+	local started pid
+	lock_state_dir
+	select_node "$1"
+	if pid=$(running_pid); then
+		wait_ready "$pid" "$(now_us)"
+		log "node $NODE_ID already running (pid $pid)"
+	else
+		check_node_ports
+		command -v "$JAVA" >/dev/null || die "'$JAVA' not found: Java 17+ is needed"
+		fetch_jars
+		started=$(now_us)
+		start_node
+		wait_ready "$BROKER_PID" "$started"
+		log "node $NODE_ID ready in $(elapsed_s "$started")s (pid $BROKER_PID; PLAINTEXT $HOST:$NODE_PORT)"
+	fi
+	printf '%s\n' "$BOOTSTRAP_LIST"
+}
+
+# Stops node $1; $2 is "term" (SIGTERM, SIGKILL after 30 s) or "kill" (SIGKILL: a crash).
+cmd_stop_node() {
+	local pid started
+	[[ -d $STATE_DIR ]] || return 0
+	lock_state_dir
+	select_node "$1"
+	[[ -f $PID_FILE ]] || return 0
+	pid=$(<"$PID_FILE")
+	if is_our_broker "$pid"; then
+		started=$(now_us)
+		if [[ $2 == kill ]]; then
+			kill -KILL "$pid" 2>/dev/null || true
+			while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+			log "node $NODE_ID killed (pid $pid)"
+		else
+			stop_pid "$pid" 30
+			log "node $NODE_ID stopped in $(elapsed_s "$started")s (pid $pid)"
+		fi
+	fi
+	rm -f -- "$PID_FILE"
+}
+
+cluster_usage() {
+	printf 'usage: KAFKA_NODES=3 %s up|down|status|up-node N|down-node N|kill-node N\n' "$0" >&2
+	exit 2
+}
+
+main_cluster() {
+	local node
+	case ${1:-} in
+	up | down | status) (($# == 1)) || cluster_usage ;;
+	up-node | down-node | kill-node) (($# == 2)) || cluster_usage ;;
+	*) cluster_usage ;;
+	esac
+	configure_cluster
+	case $1 in
+	up) cmd_cluster_up ;;
+	down) cmd_cluster_down ;;
+	status) cmd_cluster_status ;;
+	*)
+		node=$(node_argument "$2")
+		case $1 in
+		up-node) cmd_up_node "$node" ;;
+		down-node) cmd_stop_node "$node" term ;;
+		kill-node) cmd_stop_node "$node" kill ;;
+		esac
+		;;
+	esac
+}
+
 usage() {
 	printf 'usage: %s up|down|status\n' "$0" >&2
 	exit 2
 }
 
 main() {
+	case ${KAFKA_NODES:-1} in
+	1) ;;
+	3)
+		main_cluster "$@"
+		return
+		;;
+	*) die "KAFKA_NODES='$KAFKA_NODES' is not 1 or 3" ;;
+	esac
 	(($# == 1)) || usage
 	configure
 	case $1 in
