@@ -2,5 +2,6 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.sandbox",
     "tests.fixtures.relay",
+    "tests.fixtures.cluster",
     "tests.fixtures.prometheus",
 ]
