@@ -1,0 +1,184 @@
+"""A rolling update of three replicas, then a scale-down from three to one, while events flow.
+
+The cluster has three nodes. Each old replica is replaced in turn: a new one is started, and
+once it holds partitions an old one gets SIGTERM. Then two of the three get SIGTERM at once.
+Every replica told to stop must be gone within runtime.shutdown_timeout_s + 5 s (the bound
+the issue sets; 10 s + 5 s here, with drain_timeout_s 5 s), and the events must all settle:
+one terminal status each, every message sent once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.test_group_member_dies import group_members
+from tests.fixtures.cluster import EventFeed, KafkaCluster, settle
+from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.relay import (
+    FAST_GROUP_CLIENT,
+    RelayFactory,
+    RelayProcess,
+    RelayTopics,
+    assigned_at,
+    check_delivery,
+    generate_events,
+    read_statuses,
+    report_figures,
+    status_count,
+    wait_until,
+    write_relay_config,
+)
+from tests.fixtures.sandbox import SandboxFactory
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
+
+EVENTS = 12_000
+"""The pool: the feed stops once the replicas are scaled down (after about 5,000 here)."""
+PER_SECOND = 400.0
+PARTITIONS = 6
+REPLICAS = 3
+MAX_IN_FLIGHT = 32
+SHUTDOWN_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 5.0
+STOP_BOUND_S = SHUTDOWN_TIMEOUT_S + 5.0
+# Bounds against a hung test, not performance claims.
+STOP_GIVE_UP_S = 60.0
+PHASE_BOUND_S = 90.0
+
+
+def stop_together(relays: Sequence[RelayProcess]) -> dict[str, float]:
+    """SIGTERM to every relay at once; the seconds each took to exit (polled every 20 ms).
+    One still running after STOP_GIVE_UP_S is killed, its time reported as infinite."""
+    signalled = time.monotonic()
+    for relay in relays:
+        relay.terminate()
+    took: dict[str, float] = {}
+    while len(took) < len(relays) and time.monotonic() - signalled < STOP_GIVE_UP_S:
+        for relay in relays:
+            if relay.name not in took and not relay.running:
+                took[relay.name] = time.monotonic() - signalled
+        time.sleep(0.02)
+    for relay in relays:
+        if relay.name not in took:
+            relay.kill()
+            took[relay.name] = math.inf
+    return took
+
+
+def holds_partitions(relay: RelayProcess) -> Callable[[], bool]:
+    return lambda: bool(assigned_at(relay))
+
+
+def test_a_rolling_update_and_a_scale_down_stop_every_replica_in_time_without_loss_or_duplicates(
+    kafka_cluster: KafkaCluster,
+    cluster_topic: TopicFactory,
+    start_sandbox: SandboxFactory,
+    start_relay: RelayFactory,
+    tmp_path: Path,
+) -> None:
+    bootstrap = kafka_cluster.bootstrap
+    pool = generate_events(EVENTS)
+    topics = RelayTopics(
+        cluster_topic("events", partitions=PARTITIONS),
+        cluster_topic("status", partitions=PARTITIONS),
+        cluster_topic("dlq"),
+    )
+    sandbox = start_sandbox(profiles=pool.profiles_document(), rate_limit="off", latency_ms=20)
+    group = f"relay-{topics.events}"
+    config = write_relay_config(
+        tmp_path / "relay.yaml",
+        bootstrap=bootstrap,
+        topics=topics,
+        group=group,
+        base_url=sandbox.base_url,
+        max_in_flight=MAX_IN_FLIGHT,
+        client=FAST_GROUP_CLIENT,
+        shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
+        drain_timeout_s=DRAIN_TIMEOUT_S,
+    )
+    old = [start_relay(config, name=f"old-{n}") for n in range(1, REPLICAS + 1)]
+    admin = kafka_cluster.admin()
+
+    def replicas_share_all_partitions() -> bool:
+        members = group_members(admin, group)
+        return len(members) == REPLICAS and sum(members.values()) == PARTITIONS
+
+    wait_until(
+        replicas_share_all_partitions,
+        timeout=PHASE_BOUND_S,
+        what="three replicas sharing the partitions",
+        watch=old,
+        interval=0.5,
+    )
+    feed = EventFeed(bootstrap, topics.events, pool, per_second=PER_SECOND, chunk=200).start()
+    wait_until(
+        lambda: status_count(bootstrap, topics.status) >= 300,
+        timeout=PHASE_BOUND_S,
+        what="events flowing",
+        watch=old,
+        interval=0.2,
+    )
+
+    # Rolling update: one new replica in, one old replica out, three times.
+    stop_s: dict[str, float] = {}
+    running = list(old)
+    new: list[RelayProcess] = []
+    for number, leaving in enumerate(old, start=1):
+        joining = start_relay(config, name=f"new-{number}")
+        wait_until(
+            holds_partitions(joining),
+            timeout=PHASE_BOUND_S,
+            what=f"{joining.name} holding partitions",
+            watch=[*running, joining],
+            interval=0.2,
+        )
+        new.append(joining)
+        running.remove(leaving)
+        stop_s |= stop_together([leaving])
+        running.append(joining)
+
+    # Scale down from three to one: two SIGTERMs at once.
+    stop_s |= stop_together(new[:2])
+    at_scale_down = feed.count
+    feed.stop()
+    samples, delivered = feed.produced(), feed.delivered
+    last = new[2]
+    statuses, lost = settle(
+        bootstrap, topics.status, samples, delivered, timeout=PHASE_BOUND_S, watch=[last]
+    )
+    stop_s |= stop_together([last])
+
+    statuses = read_statuses(bootstrap, topics.status)
+    accepted = sandbox.messages()
+    check = check_delivery(samples, delivered, statuses, accepted, input_topic=topics.events)
+    relays = [*old, *new]
+    report_figures(
+        "rolling update and scale-down",
+        {
+            "events": len(samples.events),
+            "events_produced_by_the_scale_down": at_scale_down,
+            "partitions": PARTITIONS,
+            "max_in_flight": MAX_IN_FLIGHT,
+            "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S,
+            "drain_timeout_s": DRAIN_TIMEOUT_S,
+            **{f"stop_s_{name}": took for name, took in stop_s.items()},
+            "exit_codes": {relay.name: relay.returncode for relay in relays},
+            "lost": lost,
+            "submissions": len(accepted),
+            "expected_submissions": len(samples.submitted()),
+            "duplicate_submissions": check.duplicate_submissions,
+            "duplicate_records": check.duplicate_records,
+        },
+    )
+    late = {name: took for name, took in stop_s.items() if took > STOP_BOUND_S}
+    assert late == {}, f"replicas that took more than {STOP_BOUND_S} s to stop: {late}"
+    assert lost == 0
+    assert check.problems == [], check.explain()
+    assert check.duplicate_submissions == check.orphan_submissions == 0
+    assert len(accepted) == len(samples.submitted())
+    assert [relay.returncode for relay in relays] == [0] * len(relays)
