@@ -18,6 +18,7 @@ from consumer.io.outcomes import (
     Unknown,
 )
 from consumer.io.profiles import ProfileCache
+from consumer.io.sending import Sending, SubmitInterrupted
 
 __all__ = [
     "AccountLimiter",
@@ -40,6 +41,8 @@ __all__ = [
     "RatePolicy",
     "Refused",
     "RetryPolicy",
+    "Sending",
+    "SubmitInterrupted",
     "SubmitOutcome",
     "Submitted",
     "Timeouts",

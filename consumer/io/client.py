@@ -59,6 +59,7 @@ from consumer.io.outcomes import (
     Submitted,
     Unknown,
 )
+from consumer.io.sending import Sending, SubmitInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -197,12 +198,27 @@ class IoClient:
             return ProfileNotFound(attempts)
         return Refused(response.status_code, _detail(response), attempts)
 
-    async def submit(self, service: IoService, message: NewMessage) -> SubmitOutcome:
+    @property
+    def lost_submit(self) -> LostSubmit:
+        return self._lost_submit
+
+    async def submit(
+        self, service: IoService, message: NewMessage, sending: Sending | None = None
+    ) -> SubmitOutcome:
+        """`sending` is told while the request is out. Cancelled then, the submit raises
+        SubmitInterrupted (with `lost_submit=RETRY`, a plain CancelledError: it may be sent
+        again)."""
         body = message.to_json_body()
         repeatable = self._lost_submit is LostSubmit.RETRY
         try:
             answer = await self._call(
-                "submit", service, "POST", "/api/v1/messages", body, repeatable=repeatable
+                "submit",
+                service,
+                "POST",
+                "/api/v1/messages",
+                body,
+                repeatable=repeatable,
+                sending=sending,
             )
         except _AnswerLost as lost:
             return Unknown(lost.detail, lost.attempts)
@@ -242,6 +258,7 @@ class IoClient:
         body: dict[str, Any] | None,
         *,
         repeatable: bool = True,
+        sending: Sending | None = None,
     ) -> _Answer | GaveUp:
         """Send with pacing and retries; raise _AnswerLost only for a non-repeatable call."""
         retrying = AsyncRetrying(
@@ -260,7 +277,13 @@ class IoClient:
                     attempts += 1
                     try:
                         response = await self._attempt(
-                            endpoint, service, method, path, body, repeatable=repeatable
+                            endpoint,
+                            service,
+                            method,
+                            path,
+                            body,
+                            repeatable=repeatable,
+                            sending=sending,
                         )
                     except _Retry as retry:
                         lost = lost or retry.lost
@@ -275,6 +298,8 @@ class IoClient:
             return GaveUp(f"{last.detail}, {attempts} attempts", last.status, attempts)
         except _AnswerLost as lost:
             raise _AnswerLost(lost.detail, attempts) from None
+        except SubmitInterrupted as cut:
+            raise SubmitInterrupted(cut.detail, attempts) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _attempt(
@@ -286,6 +311,7 @@ class IoClient:
         body: dict[str, Any] | None,
         *,
         repeatable: bool,
+        sending: Sending | None = None,
     ) -> httpx.Response:
         waited = await service.limiter.acquire()
         if waited > 0:
@@ -293,10 +319,20 @@ class IoClient:
         headers = {KEY_HEADER: service.key.get_secret_value()}
         started = time.perf_counter()
         reached_io = True  # unless shown otherwise, the gateway may have counted the call
+        if sending is not None:
+            sending.started()
         try:
             async with asyncio.timeout(self._timeouts.total_s):
                 http = next(self._next_pool)
                 response = await http.request(method, path, json=body, headers=headers)
+        except asyncio.CancelledError:
+            if sending is None or repeatable:
+                raise
+            self._observer.call_finished(endpoint, None, time.perf_counter() - started)
+            raise SubmitInterrupted(
+                "io-relay stopped waiting for IO's answer (partition revoked or shutting down)",
+                1,
+            ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             reached_io = False
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
@@ -307,6 +343,8 @@ class IoClient:
             raise (_Retry(detail, lost=True) if repeatable else _AnswerLost(detail, 0)) from None
         finally:  # the gateway counted it by now, if ever: the window runs from here
             service.limiter.settle(counted=reached_io)
+            if sending is not None:
+                sending.answered()
         self._observer.call_finished(endpoint, response.status_code, time.perf_counter() - started)
         return self._judge(response, service, repeatable=repeatable)
 

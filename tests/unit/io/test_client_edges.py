@@ -37,6 +37,8 @@ from consumer.io import (
     RatePolicy,
     Refused,
     RetryPolicy,
+    Sending,
+    SubmitInterrupted,
     Submitted,
     Timeouts,
     Unknown,
@@ -543,3 +545,49 @@ async def test_the_subscription_key_never_leaks(
         assert KEY not in repr(vars(record))
     # The key did go out, in the header IO reads it from.
     assert io.calls.last.request.headers["Ocp-Apim-Subscription-Key"] == KEY
+
+
+# --- cancelled while the request is out ----------------------------------------------------
+
+
+async def test_a_submit_cancelled_while_its_request_is_out_raises_submit_interrupted(
+    io: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    arrived = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        arrived.set()
+        await asyncio.sleep(30)
+        return created()
+
+    io.post(MESSAGES).mock(side_effect=slow)
+    quiet: list[bool] = []
+    sending = Sending(on_quiet=lambda: quiet.append(True))
+    submit = asyncio.create_task(make_client().submit(service(), message(), sending))
+    await arrived.wait()
+    assert sending.out
+
+    submit.cancel()
+
+    with pytest.raises(SubmitInterrupted) as cut:
+        await submit
+    assert cut.value.attempts == 1
+    assert not sending.out
+    assert quiet == [True]
+
+
+async def test_a_submit_cancelled_before_its_request_left_is_a_plain_cancel(
+    make_client: ClientFactory,
+) -> None:
+    limiter = AccountLimiter(RatePolicy())
+    limiter.hold(30.0)  # the request waits for its slot: nothing has left yet
+    sending = Sending()
+    submit = asyncio.create_task(make_client().submit(service(limiter), message(), sending))
+    await asyncio.sleep(0.05)
+
+    submit.cancel()
+
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await submit
+    assert not isinstance(cancelled.value, SubmitInterrupted)
+    assert not sending.out
