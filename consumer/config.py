@@ -193,9 +193,18 @@ class RuntimeSettings(_Section):
     )
     commit_interval_s: Annotated[float, Field(gt=0)] = 1.0
     drain_timeout_s: Annotated[float, Field(gt=0)] = Field(
-        default=20.0, description="on revoke, how long in-flight events may finish"
+        default=20.0, description="on revoke, how long submits already sent may get IO's answer"
     )
-    shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    shutdown_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=30.0,
+        description="on SIGTERM, how long submits already sent may get IO's answer; the "
+        "process exits within this plus 5 s",
+    )
+    ledger_lookback: Annotated[int, Field(ge=1_000)] = Field(
+        default=50_000,
+        description="status records read back for a partition whose commit has no replay "
+        "point (a new group, an offset reset by hand)",
+    )
 
 
 class TrackingSettings(_Section):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import os
 import signal
+import threading
 from collections.abc import Mapping
 from contextlib import suppress
 
@@ -36,9 +39,14 @@ from consumer.runtime.deliver import Deliverer, KeyGuard
 from consumer.runtime.process import EventProcessor
 from consumer.runtime.relay import Relay, RelayLimits, StopWhen
 from consumer.runtime.sink import ReportSink
-from consumer.runtime.source import KafkaSource
+from consumer.runtime.source import KafkaSource, helper_client_config
+from consumer.runtime.status_log import KafkaStatusLog
 from consumer.runtime.tracking import TrackingFeed
 from consumer.track import Tracker, TrackingBook, TrackingSchedule
+
+# The stop's bound is shutdown_timeout_s + 5 s: the watchdog fires a little before.
+_WATCHDOG_SLACK_S = 4.5
+EXIT_SHUTDOWN_OVERRAN = 3
 
 
 def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
@@ -153,6 +161,7 @@ async def run_relay(
     started: list[Relay] = []
     operations = _operations_server(settings.observability, metrics, started)
     client = io_client(settings.io, observer=metrics)
+    watchdog = ShutdownWatchdog(settings.runtime.shutdown_timeout_s + _WATCHDOG_SLACK_S)
     try:
         if operations:
             await operations.start()
@@ -179,6 +188,9 @@ async def run_relay(
                 ),
             ),
             sink=sink,
+            status_log=KafkaStatusLog(
+                helper_client_config(settings.kafka), settings.kafka.status_topic
+            ),
             commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
             limits=_limits(settings.runtime),
             observer=metrics,
@@ -200,18 +212,61 @@ async def run_relay(
         # 30 ms full collection every 0.2 s under load, all of it for nothing).
         gc.freeze()
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            relay.stop()
+            watchdog.arm()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError):
-                loop.add_signal_handler(signum, relay.stop)
+                loop.add_signal_handler(signum, stop)
         await relay.run(until or StopWhen())
     finally:
+        watchdog.disarm()
         if operations:
             await operations.stop()
         await client.aclose()
 
 
+class ShutdownWatchdog:
+    """The last word on a stop: past its bound, the process exits, whatever it waits for.
+
+    A stop drains by `shutdown_timeout_s`, then commits, leaves the group and flushes, which
+    take a second or two. Something may still hang (a broker gone in the middle of a close):
+    exiting on our own, with a message, beats the orchestrator's SIGKILL a few seconds later,
+    which says nothing."""
+
+    def __init__(self, bound_s: float) -> None:
+        self._bound_s = bound_s
+        self._timer: threading.Timer | None = None
+
+    def arm(self) -> None:
+        if self._timer is not None:
+            return
+        self._timer = threading.Timer(self._bound_s, self._overran)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _overran(self) -> None:
+        logging.getLogger(__name__).error(
+            "shutdown overran its bound: exiting now",
+            extra={"bound_s": self._bound_s},
+        )
+        logging.shutdown()
+        os._exit(EXIT_SHUTDOWN_OVERRAN)
+
+
 def _limits(runtime: RuntimeSettings) -> RelayLimits:
-    return RelayLimits(runtime.max_in_flight, runtime.drain_timeout_s, runtime.shutdown_timeout_s)
+    return RelayLimits(
+        runtime.max_in_flight,
+        runtime.drain_timeout_s,
+        runtime.shutdown_timeout_s,
+        runtime.ledger_lookback,
+    )
 
 
 def _operations_server(

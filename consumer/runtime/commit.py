@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 TopicPartition = tuple[str, int]
@@ -57,6 +57,10 @@ class OffsetTracker:
         ready = {tp: self._partitions[tp].next_to_commit for tp in self._dirty}
         self._dirty.clear()
         return ready
+
+    def uncommitted(self, partitions: Iterable[TopicPartition]) -> None:
+        """A commit of these failed: offer them again at the next `committable`."""
+        self._dirty.update(p for p in partitions if p in self._partitions)
 
     def in_flight(self, partition: TopicPartition) -> int:
         """Records taken from the partition and not done yet."""

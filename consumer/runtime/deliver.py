@@ -19,6 +19,7 @@ from consumer.io import (
     ProfileCache,
     ProfileNotFound,
     Refused,
+    Sending,
     Submitted,
     Unknown,
 )
@@ -84,8 +85,16 @@ class Deliverer:
         self._profiles = profiles
         self._guard = guard or KeyGuard()
 
-    async def deliver(self, service_name: str, fiscal_code: str, compose: Compose) -> Delivery:
-        """Check the profile; if the citizen can receive it, compose in their language and send."""
+    async def deliver(
+        self,
+        service_name: str,
+        fiscal_code: str,
+        compose: Compose,
+        sending: Sending | None = None,
+    ) -> Delivery:
+        """Check the profile; if the citizen can receive it, compose in their language and send.
+
+        `sending` is told while the submit's request is out (see consumer.io.sending)."""
         service = self._services.get(service_name)
         if service is None:
             raise ConfigurationError(f"rules use service {service_name!r}, not under io.services")
@@ -104,7 +113,7 @@ class Deliverer:
                 return self._failed(service_name, profile, attempts, "profile")
             case Profile(preferred_languages=languages):
                 self._guard.accepted(service_name, "profile")
-        submitted = await self._client.submit(service, compose(languages))
+        submitted = await self._client.submit(service, compose(languages), sending)
         attempts += submitted.attempts
         match submitted:
             case Submitted(message_id=message_id, http_status=status):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from consumer.errors import DecodeError, InvalidEvent
 from consumer.events import Event, EventTypes, InputRecord, decode
-from consumer.io import NewMessage
+from consumer.io import NewMessage, Sending, SubmitInterrupted
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
@@ -54,6 +54,10 @@ class Processed:
     """The decoded event's type; None when the record could not be decoded."""
     tracking: list[TrackingRecord] = field(default_factory=list)
     """The first tracking record of each message IO accepted (when tracking is on)."""
+    interrupted: bool = field(default=False)
+    """Cancelled before every rule was settled: `statuses` says what was settled (a submit
+    cut off while its request was out is UNKNOWN); the record is not done, and its next
+    reader settles the rest."""
 
 
 class EventProcessor:
@@ -76,7 +80,11 @@ class EventProcessor:
         self._backoff = backoff or Backoff()
         self._observer = observer or NoRuntimeObserver()
 
-    async def process(self, record: InputRecord, prior: Prior | None = None) -> Processed:
+    async def process(
+        self, record: InputRecord, prior: Prior | None = None, sending: Sending | None = None
+    ) -> Processed:
+        """Decode, route, render, deliver. Cancelled while delivering, it returns what it
+        settled with `interrupted` set, and the caller re-raises once that is reported."""
         prior = prior or {}
         position = InputPosition(
             topic=record.topic, partition=record.partition, offset=record.offset
@@ -98,10 +106,15 @@ class EventProcessor:
                 event_id=event.id, event_type=event.type, outcome=Outcome.SKIPPED, input=position
             )
             return Processed([skipped], event_type=event.type)
-        return await self._send_all(matched, event, position, prior)
+        return await self._send_all(matched, event, position, prior, sending)
 
     async def _send_all(
-        self, matched: list[Rule], event: Event, position: InputPosition, prior: Prior
+        self,
+        matched: list[Rule],
+        event: Event,
+        position: InputPosition,
+        prior: Prior,
+        sending: Sending | None,
     ) -> Processed:
         statuses: list[StatusRecord] = []
         tracking: list[TrackingRecord] = []
@@ -113,7 +126,12 @@ class EventProcessor:
                     statuses.append(_duplicate(earlier))
                 continue
             try:
-                status, message = await self._send(rule, event, position)
+                status, message = await self._send(rule, event, position, sending)
+            except SubmitInterrupted as cut:
+                statuses.append(_cut_off(event, rule, position, cut))
+                return Processed(statuses, first_error, event.type, tracking, interrupted=True)
+            except asyncio.CancelledError:  # nothing of this rule reached IO
+                return Processed(statuses, first_error, event.type, tracking, interrupted=True)
             except InvalidEvent as error:
                 statuses.append(_invalid(event.id, event.type, rule, position, error))
                 first_error = first_error or error
@@ -124,24 +142,14 @@ class EventProcessor:
         return Processed(statuses, first_error, event.type, tracking)
 
     async def _send(
-        self, rule: Rule, event: Event, position: InputPosition
+        self, rule: Rule, event: Event, position: InputPosition, sending: Sending | None
     ) -> tuple[StatusRecord, NewMessage]:
-        delivery, message = await self._deliver_until_settled(rule, event)
-        status = StatusRecord(
-            event_id=event.id,
-            event_type=event.type,
-            rule=rule.name,
-            service=rule.service,
-            outcome=delivery.outcome,
-            io_message_id=delivery.io_message_id,
-            attempts=delivery.attempts,
-            http_status=delivery.http_status,
-            error=delivery.error,
-            input=position,
-        )
-        return status, message
+        delivery, message = await self._deliver_until_settled(rule, event, sending)
+        return _delivered(event, rule, position, delivery), message
 
-    async def _deliver_until_settled(self, rule: Rule, event: Event) -> tuple[Delivery, NewMessage]:
+    async def _deliver_until_settled(
+        self, rule: Rule, event: Event, sending: Sending | None
+    ) -> tuple[Delivery, NewMessage]:
         """The delivery, and the message in the default language (what tracking needs of it
         is the same in every language)."""
         policy = self._types.fiscal_codes
@@ -155,7 +163,9 @@ class EventProcessor:
 
         tries, attempts = 0, 0
         while True:
-            delivery = await self._deliverer.deliver(rule.service, default.fiscal_code, compose)
+            delivery = await self._deliverer.deliver(
+                rule.service, default.fiscal_code, compose, sending
+            )
             tries, attempts = tries + 1, attempts + delivery.attempts
             if delivery.error is None or delivery.error.type != "gave_up":
                 return _with_attempts(delivery, attempts), default
@@ -171,6 +181,33 @@ class EventProcessor:
                 },
             )
             await asyncio.sleep(pause)
+
+
+def _delivered(
+    event: Event, rule: Rule, position: InputPosition, delivery: Delivery
+) -> StatusRecord:
+    return StatusRecord(
+        event_id=event.id,
+        event_type=event.type,
+        rule=rule.name,
+        service=rule.service,
+        outcome=delivery.outcome,
+        io_message_id=delivery.io_message_id,
+        attempts=delivery.attempts,
+        http_status=delivery.http_status,
+        error=delivery.error,
+        input=position,
+    )
+
+
+def _cut_off(
+    event: Event, rule: Rule, position: InputPosition, cut: SubmitInterrupted
+) -> StatusRecord:
+    """The submit was out when the job was stopped: IO may have created the message."""
+    abandoned = ErrorInfo(type="answer_abandoned", detail=cut.detail)
+    return _delivered(
+        event, rule, position, Delivery(Outcome.UNKNOWN, cut.attempts, None, None, abandoned)
+    )
 
 
 def _unless_reported(prior: Prior, invalid: StatusRecord, error: InvalidEvent) -> Processed:

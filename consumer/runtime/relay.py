@@ -16,9 +16,13 @@ With tracking on, the same loop reads the tracking topic (see tracking.py): its 
 in the book, not in the scheduler, until their check is due; a full book pauses the tracking
 partitions only.
 
-Every `probe_interval_s` the broker is asked for the owned partitions' watermarks: the lag
-(high watermark minus the done prefix) and whether the broker answers at all, for metrics
-and readiness. Tracking partitions have no lag figure: their records wait on purpose.
+Every `probe_interval_s` the broker is asked for the owned partitions' watermarks (see
+probe.py), for the lag metric and readiness.
+
+Revoke, loss and shutdown stop jobs as drain.py says: at once, except a submit whose request
+is out, which gets its answer until the deadline and is reported UNKNOWN past it. A
+shutdown drains once, by `shutdown_timeout_s`, before it commits and closes: the revoke
+that closing the consumer calls finds nothing left to wait for.
 """
 
 from __future__ import annotations
@@ -26,29 +30,40 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections.abc import Coroutine
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
-from consumer.errors import DecodeError, FatalError
+from consumer.errors import DecodeError, FatalError, InvalidEvent
 from consumer.events import InputRecord
-from consumer.report import Outcome, dead_letter
+from consumer.report import Outcome, StatusRecord, dead_letter
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
-from consumer.runtime.ledger import Ledger, commit_metadata, status_offset_in
+from consumer.runtime.drain import Jobs
+from consumer.runtime.intake import Intake
+from consumer.runtime.ledger import (
+    DEFAULT_LOOKBACK,
+    Assignment,
+    Ledger,
+    StatusLog,
+    commit_metadata,
+    replay_point_in,
+)
 from consumer.runtime.observer import NoRuntimeObserver, RuntimeObserver
+from consumer.runtime.probe import BrokerProbe
 from consumer.runtime.process import EventProcessor
-from consumer.runtime.scheduler import KeyedScheduler
-from consumer.runtime.sink import ReportSink
-from consumer.runtime.source import KafkaSource, Offsets
+from consumer.runtime.scheduler import Lane
+from consumer.runtime.sink import Sink
+from consumer.runtime.source import Offsets, Source
 from consumer.runtime.tracking import TrackingFeed
+from consumer.runtime.window import WindowStats
 from consumer.track import Held
 
 log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.1
-_PROBE_TIMEOUT_S = 2.0
 _STATE_EVERY_S = 0.25
 # Full with no room for this long: pause the partitions and keep polling (the group must
 # hear from us).
@@ -67,6 +82,7 @@ class RelayLimits:
     max_in_flight: int = 256
     drain_timeout_s: float = 20.0
     shutdown_timeout_s: float = 30.0
+    ledger_lookback: int = DEFAULT_LOOKBACK
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,34 +96,13 @@ class RelayHealth:
     fault: str | None
 
 
-@dataclass
-class WindowStats:
-    """Seconds from IO's 201 to the status record's acknowledgement (the last 10,000): a
-    crash inside this window is the one way a message can be sent twice. Logged at
-    shutdown; the histogram io_relay_double_send_window_seconds has it live."""
-
-    count: int = 0
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-
-    def add(self, seconds: float) -> None:
-        self.count += 1
-        self.recent.append(max(0.0, seconds))
-
-    def summary(self) -> dict[str, float]:
-        ordered = sorted(self.recent)
-
-        def at(share: float) -> float:
-            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
-
-        return {"count": self.count, "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0)}
-
-
 class Relay:
     def __init__(
         self,
         *,
         processor: EventProcessor,
-        sink: ReportSink,
+        sink: Sink,
+        status_log: StatusLog,
         commit_policy: CommitPolicy,
         limits: RelayLimits | None = None,
         observer: RuntimeObserver | None = None,
@@ -120,25 +115,30 @@ class Relay:
         self._stalled = False
         self._book_full = False
         self._sink = sink
+        self._status_log = status_log
         self._commit_policy = commit_policy
         self._limits = limits or RelayLimits()
         self._offsets = OffsetTracker()
-        self._ledger = Ledger()
-        self._scheduler = KeyedScheduler(self._limits.max_in_flight)
+        self._ledger = Ledger(self._limits.ledger_lookback)
+        self._jobs = Jobs(self._limits.max_in_flight)
+        self._scheduler = self._jobs.scheduler
         self._stopping = asyncio.Event()
+        # Set when the loop has ended: a revoke from then on (closing the consumer) has
+        # nothing to wait for, and must not wait.
+        self._shutting_down = False
         self._progress = asyncio.Event()
         self._window = WindowStats()
-        # The next offset each partition should hand over: older ones were handed over before.
-        self._expected: dict[TopicPartition, int] = {}
-        self._rewound_to: dict[TopicPartition, int] = {}
+        self._intake = Intake()
         self._state_reported_at = 0.0
-        self._source: KafkaSource | None = None
+        self._source: Source | None = None
         self._observer = observer or NoRuntimeObserver()
-        self._probe_interval_s = probe_interval_s
-        self._probed_at: float | None = None
-        self._probe: asyncio.Task[None] | None = None
-        self._broker_reachable: bool | None = None
-        self._answered_at: float | None = None
+        self._probe = BrokerProbe(
+            self._require_source,
+            self._observer,
+            probe_interval_s,
+            self._position,
+            self._is_tracking,
+        )
         # Where each partition stood when assigned: its lag before any record is done.
         self._assigned_at_offset: dict[TopicPartition, int] = {}
 
@@ -150,19 +150,12 @@ class Relay:
         failure = self._scheduler.failure
         return RelayHealth(
             assigned=len(self._source.assigned) if self._source else 0,
-            broker_reachable=self._broker_answers(),
+            broker_reachable=self._probe.reachable(),
             stopping=self._stopping.is_set(),
             fault=str(failure) if isinstance(failure, FatalError) else None,
         )
 
-    def _broker_answers(self) -> bool | None:
-        """As of the last probe, unless even that is overdue (a probe stuck is no answer)."""
-        if self._broker_reachable is None or self._answered_at is None:
-            return self._broker_reachable
-        overdue = 2 * self._probe_interval_s + _PROBE_TIMEOUT_S
-        return self._broker_reachable and time.monotonic() - self._answered_at <= overdue
-
-    def attach(self, source: KafkaSource) -> None:
+    def attach(self, source: Source) -> None:
         """Give the loop its source; separate because the source calls back into the relay."""
         self._source = source
 
@@ -185,6 +178,7 @@ class Relay:
                 # Paused: poll on (nothing comes), so the group keeps hearing from us.
                 polling = room > 0 or bool(source.paused)
                 records = await source.poll(_POLL_TIMEOUT_S, room) if polling else []
+                self._intake.next_batch()
                 for record in records:
                     await self._take(record)
                 if self._tracking is not None:
@@ -198,11 +192,9 @@ class Relay:
                     break
                 await self._apply_backpressure()
                 self._report_state()
-                if self._probe_due():  # in the background: a silent broker takes seconds
-                    self._probed_at = time.monotonic()
-                    self._probe = asyncio.create_task(self._probe_broker(), name="broker-probe")
+                self._probe.maybe_start()
                 if self._commit_policy.due():
-                    await source.commit_async(self._committable())
+                    await self._commit(self._committable())
                     self._commit_policy.committed()
         finally:
             await self._shut_down()
@@ -210,7 +202,9 @@ class Relay:
     # -- rebalance hooks ------------------------------------------------------------------
 
     def on_assign(self, committed: dict[TopicPartition, tuple[int, str | None]]) -> None:
-        """Before any record of the new partitions is read: load what was already reported."""
+        """Before any record of the new partitions is read: load what was already reported.
+
+        In the poll thread; a TransientError raised here is retried by the source."""
         source = self._require_source()
         assigned = sorted(committed)
         tracking = self._tracking
@@ -221,82 +215,69 @@ class Relay:
                 # None (no answer): restoring until the consumer reports the partition's end.
                 tracking.book.assigned(partition, offset, source.end_offset(partition))
             committed = {p: c for p, c in committed.items() if not tracking.owns(p)}
-        starts = {
-            partition: (self._sink.status_partition_of(partition), status_offset_in(metadata))
-            for partition, (_offset, metadata) in committed.items()
-        }
-        for partition, (offset, _metadata) in committed.items():
+        assignments = {}
+        for partition, (offset, metadata) in committed.items():
+            status_partition = self._sink.status_partition_of(partition)
+            replay = replay_point_in(metadata, status_partition)
+            assignments[partition] = Assignment(offset, replay, status_partition)
             self._assigned_at_offset[partition] = offset
-        read = self._ledger.load(source.client_config, self._sink.status_topic, starts)
+        read = self._ledger.load(self._status_log, assignments)
         log.info(
             "partitions assigned",
             extra={"partitions": assigned, "ledger_records_read": read},
         )
 
-    async def on_revoke(self, partitions: list[TopicPartition]) -> Offsets:
-        """Finish the partitions' work (abandon it past the deadline); return what to commit."""
+    async def on_revoke(self, partitions: list[TopicPartition], lost: bool = False) -> Offsets:
+        """Stop the partitions' work; return what to commit (nothing for lost partitions:
+        another member owns them, and has read their ledger already)."""
         leaving = set(partitions)
-        await self._wait_for(leaving, self._limits.drain_timeout_s)
-        abandoned = await self._scheduler.cancel(lambda lane: _partition_of(lane) in leaving)
+
+        def theirs(lane: Lane) -> bool:
+            return _partition_of(lane) in leaving
+
+        if lost:
+            abandoned = self._jobs.abandon(theirs)
+            offsets: Offsets = {}
+        else:
+            # Once the loop has ended (the consumer closing), the shutdown drained already.
+            drain_s = 0.0 if self._shutting_down else self._limits.drain_timeout_s
+            deadline = time.monotonic() + drain_s
+            abandoned = await self._jobs.drain(theirs, deadline)
+            offsets = self._offsets_of(leaving)  # a held tracking record keeps its offset here
         if abandoned:
-            log.warning("abandoned in-flight events", extra={"count": abandoned})
-        offsets = self._offsets_of(leaving)  # a held tracking record keeps its offset here
+            log.warning(
+                "abandoned in-flight events: their next owner reads them again",
+                extra={"count": abandoned, "lost": lost},
+            )
         if self._tracking is not None:
             self._tracking.forget(leaving)
         for partition in leaving:
             self._offsets.forget(partition)
-            self._sink.forget(partition)
-            self._expected.pop(partition, None)
-            self._rewound_to.pop(partition, None)
+            self._intake.forget(partition)
             self._assigned_at_offset.pop(partition, None)
         self._ledger.forget(leaving)
         return offsets
 
-    async def _wait_for(self, partitions: set[TopicPartition], timeout_s: float) -> None:
-        """Until no record of `partitions` is in flight, or the timeout."""
-        deadline = time.monotonic() + timeout_s
-        while any(self._working_on(p) for p in partitions):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._progress.clear()
-            with suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._progress.wait()
-
-    def _working_on(self, partition: TopicPartition) -> int:
-        """Records of the partition being worked on (held tracking records wait, not work)."""
-        held = self._tracking.book.held_in(partition) if self._tracking is not None else 0
-        return self._offsets.in_flight(partition) - held
-
     # -- the steps ------------------------------------------------------------------------
 
     async def _take(self, record: InputRecord) -> None:
-        """Schedule the record, unless it was handed over before or its partition is held.
-
-        Each offset is scheduled once per assignment: librdkafka may hand records over again
-        after a pause, and after a rewind only the record rewound to may come next.
-        """
+        """Schedule the record, unless it is not new (see intake.py) or its partition is
+        held: then it is rewound, to be handed over again."""
         partition = (record.topic, record.partition)
         source = self._require_source()
         if self._is_tracking(partition):
             self._take_tracking(record)
             return
-        rewound_to = self._rewound_to.get(partition)
-        if rewound_to is not None:
-            if record.offset != rewound_to:
-                return  # fetched before the rewind took effect: it will come again
-            del self._rewound_to[partition]
-        elif record.offset < self._expected.get(partition, record.offset):
-            return
+        if partition not in source.assigned or not self._intake.is_new(record):
+            return  # revoked since it was fetched (the next owner reads it), or seen
         if not source.takes(partition) or self._scheduler.full:
             await source.rewind(record)
-            self._rewound_to[partition] = record.offset
+            self._intake.rewound(record)
             return
-        self._expected[partition] = record.offset + 1
+        self._intake.taken(record)
         self._offsets.started(partition, record.offset)
         lane = (record.topic, record.partition, record.key if record.key else record.offset)
-        self._scheduler.submit(lane, lambda: self._handle(record))
+        self._scheduler.submit(lane, partial(self._handle, record, lane))
 
     def _take_tracking(self, record: InputRecord) -> None:
         """Into the book, paused or not, full or not: a tracking record is never rewound (a
@@ -306,11 +287,9 @@ class Relay:
         assert self._tracking is not None
         partition = (record.topic, record.partition)
         source = self._require_source()
-        if partition not in source.assigned:
-            return  # revoked since it was fetched: the next owner reads it
-        if record.offset < self._expected.get(partition, record.offset):
-            return  # handed over again after a pause
-        self._expected[partition] = record.offset + 1
+        if partition not in source.assigned or not self._intake.is_new(record):
+            return  # revoked since it was fetched (the next owner reads it), or seen
+        self._intake.taken(record)
         self._offsets.started(partition, record.offset)
         try:
             done = self._tracking.read(record)
@@ -363,13 +342,25 @@ class Relay:
         self._offsets.done(held.partition, held.offset)
         self._progress.set()
 
-    async def _handle(self, record: InputRecord) -> None:
+    async def _handle(self, record: InputRecord, lane: Lane) -> None:
         partition = (record.topic, record.partition)
         prior = self._ledger.prior(record.topic, record.partition, record.offset)
-        processed = await self._processor.process(record, prior)
+        try:
+            processed = await self._processor.process(record, prior, self._jobs.sending(lane))
+        finally:
+            self._jobs.finished(lane)
         dead = dead_letter(record, processed.invalid) if processed.invalid else None
-        await self._sink.report(
-            (partition, record.offset), processed.statuses, dead, processed.tracking
+        written = partial(self._ledger.written, partition, record.offset)
+        # Produced now, so acknowledged whatever happens to this job: waited for even when
+        # it is cancelled meanwhile, so that a revoke returns only once they are written.
+        cancelled = await _finish(
+            self._sink.report(
+                (partition, record.offset),
+                processed.statuses,
+                dead,
+                processed.tracking,
+                written,
+            )
         )
         acknowledged = datetime.now(UTC)
         for status in processed.statuses:
@@ -377,13 +368,26 @@ class Relay:
                 window_s = (acknowledged - status.at).total_seconds()
                 self._window.add(window_s)
                 self._observer.double_send_window(window_s)
+        self._log_handled(record, processed.statuses, processed.event_type, processed.invalid)
+        if processed.interrupted or cancelled:
+            if not processed.interrupted:
+                self._offsets.done(partition, record.offset)
+            self._progress.set()
+            raise asyncio.CancelledError  # interrupted: the next reader settles the rest
+        self._offsets.done(partition, record.offset)
+        self._progress.set()
+
+    def _log_handled(
+        self,
+        record: InputRecord,
+        statuses: list[StatusRecord],
+        event_type: str | None,
+        invalid: InvalidEvent | None,
+    ) -> None:
         self._observer.handled(
-            record.topic,
-            processed.event_type,
-            processed.statuses,
-            processed.invalid.stage if processed.invalid else None,
+            record.topic, event_type, statuses, invalid.stage if invalid else None
         )
-        for status in processed.statuses:
+        for status in statuses:
             # Most events of a busy topic are no one's business: SKIPPED only at DEBUG.
             log.log(
                 logging.DEBUG if status.outcome is Outcome.SKIPPED else logging.INFO,
@@ -395,8 +399,6 @@ class Relay:
                     "attempts": status.attempts,
                 },
             )
-        self._offsets.done(partition, record.offset)
-        self._progress.set()
 
     async def _apply_backpressure(self) -> None:
         """Full: wait for room without polling; no room for `_PAUSE_AFTER_S`, pause.
@@ -448,45 +450,19 @@ class Relay:
             self._tracking.owning(sum(1 for p in assigned if self._tracking.owns(p)))
             self._observer.under_tracking(self._tracking.under_tracking)
 
-    def _probe_due(self) -> bool:
-        """Checked every turn of the loop: the clock first, the assignment (a copy) last."""
-        if self._probed_at is not None and (
-            time.monotonic() - self._probed_at < self._probe_interval_s
-        ):
-            return False
-        if self._probe is not None and not self._probe.done():
-            return False
-        return bool(self._require_source().assigned)
-
     def _is_tracking(self, partition: TopicPartition) -> bool:
         return self._tracking is not None and self._tracking.owns(partition)
 
-    async def _probe_broker(self) -> None:
-        """Lag per owned partition, from the broker's high watermarks; None: no answer."""
-        source = self._require_source()
-        # Every owned partition is asked (a replica may own tracking partitions only, and must
-        # still know whether the broker answers); only input partitions have a lag.
-        marks = await source.watermarks(set(source.assigned), _PROBE_TIMEOUT_S)
-        if (marks is not None) != self._broker_reachable:
-            if marks is None:
-                log.warning("broker probe: no answer (readiness fails until it answers)")
-            elif self._broker_reachable is not None:
-                log.info("broker probe: answering again")
-        self._broker_reachable = marks is not None
-        if marks is not None:
-            self._answered_at = time.monotonic()
-        if marks is None:
-            self._observer.broker_probed(None)
-            return
-        lag: dict[TopicPartition, int] = {}
-        for partition, (low, high) in marks.items():
-            if partition not in source.assigned or self._is_tracking(partition):
-                continue  # revoked while the broker answered, or records waiting on purpose
-            position = self._offsets.position(partition)
-            if position is None:
-                position = self._assigned_at_offset.get(partition, -1)
-            lag[partition] = max(0, high - max(position, low))
-        self._observer.broker_probed(lag)
+    def _position(self, partition: TopicPartition) -> int:
+        """Where the done prefix stands (before any record is done: where it was assigned)."""
+        position = self._offsets.position(partition)
+        return position if position is not None else self._assigned_at_offset.get(partition, -1)
+
+    async def _commit(self, offsets: Offsets) -> None:
+        """A commit refused (a rebalance, a broker away) is offered again at the next turn,
+        not only once the partition moves again."""
+        if offsets and not await self._require_source().commit_async(offsets):
+            self._offsets.uncommitted(offsets)
 
     def _committable(self) -> Offsets:
         moved = self._offsets.committable()
@@ -499,8 +475,7 @@ class Relay:
     def _metadata(self, partition: TopicPartition, offset: int) -> str | None:
         if self._is_tracking(partition):
             return None  # no ledger behind a tracking partition: its records say it all
-        start = self._sink.replay_from(partition, offset)
-        return commit_metadata(start if start is not None else self._ledger.replay_start(partition))
+        return commit_metadata(self._ledger.replay_point(partition, offset))
 
     def _idle_long_enough(self, until: StopWhen, last_record_at: float) -> bool:
         source = self._require_source()
@@ -515,28 +490,47 @@ class Relay:
         )
 
     async def _shut_down(self) -> None:
+        """One drain, by `shutdown_timeout_s`; then commit, close the consumer (its revoke
+        finds nothing to wait for) and flush the producer in what time is left."""
         source = self._require_source()
-        if self._probe is not None:
-            await self._probe
-        finished = await self._scheduler.wait_idle(self._limits.shutdown_timeout_s)
-        if not finished:
-            abandoned = await self._scheduler.cancel()
-            log.warning("shutdown deadline: abandoned in-flight events", extra={"count": abandoned})
+        deadline = time.monotonic() + self._limits.shutdown_timeout_s
+        await self._probe.stop()
+        abandoned = await self._jobs.drain(lambda _lane: True, deadline)
+        if abandoned:
+            log.warning(
+                "shutdown: abandoned in-flight events, read again by the next owner",
+                extra={"count": abandoned},
+            )
+        self._shutting_down = True
         try:
-            await source.commit_async(self._offsets_of(set(source.assigned)))
+            await self._commit(self._offsets_of(set(source.assigned)))
             await source.close()
         finally:
-            await self._sink.close()
+            await self._sink.close(max(1.0, deadline - time.monotonic()))
         if self._window.count:
             log.info("double-send window", extra=self._window.summary())
         failure = self._scheduler.failure
         if isinstance(failure, FatalError):
             raise failure
 
-    def _require_source(self) -> KafkaSource:
+    def _require_source(self) -> Source:
         if self._source is None:
             raise RuntimeError("Relay.attach(source) must be called before run()")
         return self._source
+
+
+async def _finish(work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work` to its end even if this task is cancelled meanwhile; True if it was."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            return cancelled
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
 
 
 def _partition_of(lane: object) -> TopicPartition | None:

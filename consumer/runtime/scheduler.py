@@ -75,22 +75,44 @@ class KeyedScheduler:
             self._released.clear()
             await self._released.wait()
 
-    async def cancel(self, which: Callable[[Lane], bool] = lambda _: True) -> int:
-        """Abandon the jobs of the lanes `which` picks, running or waiting; return how many."""
-        chosen = [key for key in self._lanes if which(key)]
+    def drop_waiting(self, which: Callable[[Lane], bool]) -> int:
+        """Drop the jobs waiting their turn in the lanes `which` picks (the running ones
+        go on); return how many."""
         dropped = 0
-        for key in chosen:
-            waiting = self._lanes[key].waiting
-            dropped += len(waiting)
-            self._held -= len(waiting)
-            waiting.clear()
-        self._released.set()
-        running = [task for key, task in self._running.items() if key in chosen]
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        for key, lane in self._lanes.items():
+            if which(key) and lane.waiting:
+                dropped += len(lane.waiting)
+                self._held -= len(lane.waiting)
+                lane.waiting.clear()
+        if dropped:
+            self._released.set()
         if self._held == 0:
             self._idle.set()
+        return dropped
+
+    def running(self, which: Callable[[Lane], bool] = lambda _: True) -> list[Lane]:
+        """The lanes `which` picks that have a job running."""
+        return [key for key in self._running if which(key)]
+
+    def cancel_running(self, lane: Lane) -> None:
+        """Cancel the job running in `lane`, without waiting for it."""
+        task = self._running.get(lane)
+        if task is not None:
+            task.cancel()
+
+    async def cancel(
+        self, which: Callable[[Lane], bool] = lambda _: True, wait_s: float | None = None
+    ) -> int:
+        """Abandon the jobs of the lanes `which` picks, running or waiting; return how many.
+
+        Waits up to `wait_s` (None: without end) for the running ones to finish cancelling:
+        a job may still report what it settled before it stops."""
+        dropped = self.drop_waiting(which)
+        running = [task for key, task in self._running.items() if which(key)]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=wait_s)
         return dropped + len(running)
 
     def _start(self, key: Lane, job: Job) -> None:

@@ -5,8 +5,8 @@ awaited together: the record is done only when Kafka acknowledged all of them.
 
 The status record of an event goes to the status partition derived from its input
 partition, so that the records an input partition produced can be found again after a
-crash (see ledger.py). For each input partition the sink remembers the lowest status offset
-it may still need to read back: that goes into the commit metadata.
+crash. Where each one was written is handed to the caller as Kafka acknowledges it, in the
+order Kafka wrote them: the ledger keeps that bookkeeping (see ledger.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -34,6 +34,29 @@ _TRACKING_HINT = (
     "; create it (cleanup.policy=compact) as kafka.tracking_topic, "
     "or turn message tracking off with tracking.enabled: false"
 )
+
+
+Written = Callable[[int, int], None]
+"""Told the status partition and offset of each status record Kafka acknowledged."""
+
+
+class Sink(Protocol):
+    """The loop's view of its output: records in, acknowledgements back (a fake in tests)."""
+
+    def status_partition_of(self, partition: TopicPartition) -> int: ...
+    async def start(self) -> None: ...
+    async def close(self, timeout_s: float = 30.0) -> None: ...
+    async def report(
+        self,
+        position: tuple[TopicPartition, int],
+        statuses: Sequence[StatusRecord],
+        dead: DeadLetter | None,
+        tracking: Sequence[TrackingRecord] = (),
+        written: Written | None = None,
+    ) -> None: ...
+    async def report_lifecycle(
+        self, statuses: Sequence[StatusRecord], key: bytes, successor: TrackingRecord | None
+    ) -> None: ...
 
 
 def status_partition(input_partition: int, status_partitions: int) -> int:
@@ -62,9 +85,6 @@ class ReportSink:
             if self._tracking_topic is not None
             else 0
         )
-        # input partition → status offsets of acknowledged records not yet committed past
-        self._pending_status_offsets: dict[TopicPartition, dict[int, int]] = {}
-        self._next_status_offset: dict[int, int] = {}
         self._poller: asyncio.Task[None] | None = None
 
     @property
@@ -97,24 +117,22 @@ class ReportSink:
         statuses: Sequence[StatusRecord],
         dead: DeadLetter | None,
         tracking: Sequence[TrackingRecord] = (),
+        written: Written | None = None,
     ) -> None:
         """Produce every record of one input record and wait until Kafka holds all of them:
-        its status records, its dead letter, the first tracking record of each message sent."""
+        its status records, its dead letter, the first tracking record of each message sent.
+
+        `written(status_partition, status_offset)` is called for each status record in the
+        delivery callback, so in the order Kafka wrote them, even when the input record
+        also waits for a DLQ acknowledgement, and even when the caller stopped waiting."""
         acks: list[asyncio.Future[Any]] = []
-        partition, offset = position
+        partition, _offset = position
         target = self.status_partition_of(partition)
 
         def noted(message: Message) -> None:
-            # In the delivery callback, so in the order Kafka wrote them: a status record is
-            # never known before an earlier one (the commit metadata relies on it), even when
-            # its input record also waits for a DLQ acknowledgement.
             status_offset = message.offset()
-            if status_offset is not None:
-                pending = self._pending_status_offsets.setdefault(partition, {})
-                pending[offset] = min(pending.get(offset, status_offset), status_offset)
-                self._next_status_offset[target] = max(
-                    self._next_status_offset.get(target, 0), status_offset + 1
-                )
+            if status_offset is not None and written is not None:
+                written(target, status_offset)
 
         for record in statuses:
             acks.append(
@@ -196,19 +214,6 @@ class ReportSink:
         return self._produce(
             self._tracking_topic, partition=None, key=key, value=value, headers=None
         )
-
-    def replay_from(self, partition: TopicPartition, committed_offset: int) -> int | None:
-        """Where a reader must start in the status partition to see every record of events
-        at or after `committed_offset` (None: nothing produced here yet)."""
-        pending = self._pending_status_offsets.get(partition, {})
-        for done in [offset for offset in pending if offset < committed_offset]:
-            del pending[done]
-        if pending:
-            return min(pending.values())
-        return self._next_status_offset.get(self.status_partition_of(partition))
-
-    def forget(self, partition: TopicPartition) -> None:
-        self._pending_status_offsets.pop(partition, None)
 
     def _produce(
         self,

@@ -7,7 +7,12 @@ Polling runs in one dedicated thread, so the event loop keeps serving IO calls w
 consumer waits for records. Rebalance callbacks run in that thread, inside poll: a new
 partition's committed offset is handed to `on_assign` before any of its records is read; a
 partition leaving is handed to `on_revoke` on the loop, whose answer (the done prefix) is
-committed before the partition is given up.
+committed before the partition is given up. A partition lost (the group gave it to another
+member while this one was silent) is handed over too, with `lost` set: it is not committed.
+
+An error inside a rebalance callback would end the process with a traceback. A transient
+one (a broker that does not answer) is retried within `_CALLBACK_BUDGET_S`; past it, or for
+any other error, the callback raises FatalError with what the operator should check.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaPartition
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from consumer.config import KafkaSettings
-from consumer.errors import AuthenticationFault, FatalError
+from consumer.errors import AuthenticationFault, FatalError, TransientError
 from consumer.events import InputRecord
 from consumer.runtime.commit import TopicPartition
 
@@ -33,13 +39,48 @@ Offsets = Mapping[TopicPartition, tuple[int, str | None]]
 """Offsets to commit, each with its metadata."""
 AssignHook = Callable[[dict[TopicPartition, tuple[int, str | None]]], None]
 """Called in the poll thread with each new partition's committed offset and metadata."""
-RevokeHook = Callable[[list[TopicPartition]], Coroutine[Any, Any, Offsets]]
-"""Run on the loop: finish or abandon the partitions' work; return what to commit."""
+RevokeHook = Callable[[list[TopicPartition], bool], Coroutine[Any, Any, Offsets]]
+"""Run on the loop with the partitions and whether they were lost: finish or abandon their
+work; return what to commit (nothing, for lost ones)."""
 
 _AUTHENTICATION_CODES = frozenset(
     {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
 )
 _BATCH = 500
+# How long a rebalance callback retries a broker that does not answer: the group waits for
+# this member meanwhile (up to max.poll.interval.ms), so a minute, then stop loudly.
+_CALLBACK_BUDGET_S = 60.0
+
+
+def helper_client_config(settings: KafkaSettings) -> dict[str, Any]:
+    """The librdkafka settings a helper client (the ledger's reader, the probe) shares with
+    the group's consumer: where the brokers are and how to log in, no more."""
+    keep = ("bootstrap.servers", "security.protocol", "ssl.", "sasl.")
+    config = {**settings.client, "bootstrap.servers": settings.bootstrap_servers}
+    return {k: v for k, v in config.items() if k.startswith(keep)}
+
+
+class Source(Protocol):
+    """The loop's view of its input: batches in, pauses and offsets out."""
+
+    @property
+    def assigned(self) -> frozenset[TopicPartition]: ...
+    @property
+    def paused(self) -> frozenset[TopicPartition]: ...
+    @property
+    def assignment_changed_at(self) -> float: ...
+    def takes(self, partition: TopicPartition) -> bool: ...
+    async def start(self) -> None: ...
+    async def poll(self, timeout_s: float, max_records: int = _BATCH) -> list[InputRecord]: ...
+    def take_ends(self) -> set[TopicPartition]: ...
+    async def pause_only(self, partitions: set[TopicPartition]) -> None: ...
+    def end_offset(self, partition: TopicPartition) -> int | None: ...
+    async def rewind(self, record: InputRecord) -> None: ...
+    async def commit_async(self, offsets: Offsets) -> bool: ...
+    async def watermarks(
+        self, partitions: set[TopicPartition], timeout_s: float = 2.0
+    ) -> dict[TopicPartition, tuple[int, int]] | None: ...
+    async def close(self) -> None: ...
 
 
 def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[str, Any]:
@@ -99,7 +140,7 @@ class KafkaSource:
 
     @property
     def client_config(self) -> dict[str, Any]:
-        """The librdkafka settings a helper client (the ledger's reader) should share."""
+        """The librdkafka settings a helper client (the probe) should share."""
         keep = ("bootstrap.servers", "security.protocol", "ssl.", "sasl.")
         return {k: v for k, v in self._config.items() if k.startswith(keep)}
 
@@ -129,7 +170,7 @@ class KafkaSource:
             self._topics,
             on_assign=self._assigned_cb,
             on_revoke=self._revoked_cb,
-            on_lost=self._revoked_cb,
+            on_lost=self._lost_cb,
         )
 
     async def poll(self, timeout_s: float, max_records: int = _BATCH) -> list[InputRecord]:
@@ -194,10 +235,11 @@ class KafkaSource:
         target = KafkaPartition(record.topic, record.partition, record.offset)
         await self._in_thread(self._consumer.seek, target)
 
-    def commit(self, offsets: Offsets) -> None:
-        """Commit synchronously (from the loop or from a rebalance callback)."""
+    def commit(self, offsets: Offsets) -> bool:
+        """Commit synchronously (from the loop or from a rebalance callback); False: it
+        failed, and the caller should offer the same offsets again."""
         if not offsets:
-            return
+            return True
         partitions = [
             KafkaPartition(topic, partition, offset)
             if metadata is None
@@ -210,9 +252,11 @@ class KafkaSource:
             # Refused during a rebalance, or the broker is away: the records are read again
             # later, and the ledger keeps what was sent from being sent twice.
             log.warning("kafka commit failed: %s", exc)
+            return False
+        return True
 
-    async def commit_async(self, offsets: Offsets) -> None:
-        await self._in_thread(self.commit, offsets)
+    async def commit_async(self, offsets: Offsets) -> bool:
+        return bool(await self._in_thread(self.commit, offsets))
 
     async def watermarks(
         self, partitions: set[TopicPartition], timeout_s: float = 2.0
@@ -237,10 +281,16 @@ class KafkaSource:
         if self._prober is None:
             self._prober = Consumer({**self.client_config, "group.id": f"{self._group_id}.probe"})
         found: dict[TopicPartition, tuple[int, int]] = {}
+        # One deadline for all: a silent broker must not hold the probe (and a shutdown
+        # waiting for it) for the timeout times the partitions.
+        deadline = time.monotonic() + timeout_s
         for topic, partition in partitions:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
             try:
                 low, high = self._prober.get_watermark_offsets(
-                    KafkaPartition(topic, partition), timeout=timeout_s, cached=False
+                    KafkaPartition(topic, partition), timeout=remaining, cached=False
                 )
             except KafkaException as exc:
                 log.debug("kafka: broker probe failed: %s", exc)
@@ -252,7 +302,10 @@ class KafkaSource:
         self, partitions: list[TopicPartition]
     ) -> dict[TopicPartition, tuple[int, str | None]]:
         """Committed offsets and metadata (offset < 0: none yet). Blocking: rebalance use."""
-        found = self._consumer.committed(_kafka(set(partitions)), timeout=30)
+        try:
+            found = self._consumer.committed(_kafka(set(partitions)), timeout=10)
+        except KafkaException as exc:
+            raise TransientError(f"no committed offsets from the broker: {exc}") from None
         return {(p.topic, p.partition): (p.offset, p.metadata) for p in found}
 
     async def close(self) -> None:
@@ -270,19 +323,64 @@ class KafkaSource:
 
     def _assigned_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         added = [(p.topic, p.partition) for p in partitions]
-        self._on_assign(self.committed(added))
+        _within_budget(
+            f"taking partitions {_names(added)}", lambda: self._on_assign(self.committed(added))
+        )
         self._assigned.update(added)
         self._assignment_changed_at = time.monotonic()
 
     def _revoked_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        self._give_up(partitions, lost=False)
+
+    def _lost_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        log.warning(
+            "partitions lost: another member owns them now; their work is dropped, uncommitted",
+            extra={"partitions": [[p.topic, p.partition] for p in partitions]},
+        )
+        self._give_up(partitions, lost=True)
+
+    def _give_up(self, partitions: list[KafkaPartition], *, lost: bool) -> None:
         removed = [(p.topic, p.partition) for p in partitions]
         if self._loop is None:
             raise RuntimeError("KafkaSource.start() was not awaited")
-        drained = asyncio.run_coroutine_threadsafe(self._on_revoke(removed), self._loop)
-        self.commit(drained.result(timeout=self._rebalance_timeout_s))
-        self._assigned.difference_update(removed)
-        self._paused.difference_update(removed)
-        self._assignment_changed_at = time.monotonic()
+        try:
+            drained = asyncio.run_coroutine_threadsafe(self._on_revoke(removed, lost), self._loop)
+            offsets = drained.result(timeout=self._rebalance_timeout_s)
+            if not lost:
+                self.commit(offsets)
+        except Exception:  # the partitions go all the same: what was not committed is read again
+            log.exception("revoking partitions failed; their offsets are not committed")
+        finally:  # never a stale assignment: a shutdown must not commit partitions gone
+            self._assigned.difference_update(removed)
+            self._paused.difference_update(removed)
+            self._assignment_changed_at = time.monotonic()
+
+
+def _within_budget(what: str, call: Callable[[], None]) -> None:
+    """Retry a rebalance step through transient errors; past the budget, a FatalError."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_delay(_CALLBACK_BUDGET_S),
+        wait=wait_exponential(multiplier=0.5, max=5.0),
+        before_sleep=lambda state: log.warning(
+            "kafka: %s failed, retrying: %s",
+            what,
+            state.outcome.exception() if state.outcome else "unknown",
+        ),
+        reraise=True,
+    )
+    try:
+        retrying(call)
+    except TransientError as exc:
+        raise FatalError(
+            f"{what}: the broker did not answer for {_CALLBACK_BUDGET_S:.0f} s ({exc}); "
+            "check kafka.bootstrap_servers, the brokers' health and that the status topic "
+            "is readable"
+        ) from None
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(partitions))
 
 
 def _kafka(partitions: set[TopicPartition]) -> list[KafkaPartition]:

@@ -35,7 +35,8 @@ from consumer.runtime.process import EventProcessor, Processed
 from consumer.runtime.relay import Relay, RelayLimits
 from consumer.runtime.scheduler import KeyedScheduler
 from consumer.runtime.sink import ReportSink
-from consumer.runtime.source import KafkaSource
+from consumer.runtime.source import KafkaSource, helper_client_config
+from consumer.runtime.status_log import KafkaStatusLog
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import Delivered, consume_all, produce
 from tests.fixtures.relay import (
@@ -591,7 +592,9 @@ class CountingProcessor(EventProcessor):
     def __init__(self) -> None:  # no rules, no IO: only the relay's handling is under test
         self.calls: Counter[tuple[int, int]] = Counter()
 
-    async def process(self, record: InputRecord, prior: Any = None) -> Processed:
+    async def process(
+        self, record: InputRecord, prior: Any = None, sending: Any = None
+    ) -> Processed:
         self.calls[(record.partition, record.offset)] += 1
         position = InputPosition(
             topic=record.topic, partition=record.partition, offset=record.offset
@@ -665,6 +668,7 @@ async def test_each_record_is_processed_once_across_pause_and_resume(
     relay = Relay(
         processor=processor,
         sink=ReportSink(settings),
+        status_log=KafkaStatusLog(helper_client_config(settings), settings.status_topic),
         commit_policy=CommitPolicy(1.0),
         limits=RelayLimits(max_in_flight=10_000),  # the pauses come from the source here
     )

@@ -57,7 +57,9 @@ class FakeIo:
             await self.gate.wait()
         return self.profiles.pop(0) if len(self.profiles) > 1 else self.profiles[0]
 
-    async def submit(self, service: IoService, message: NewMessage) -> SubmitOutcome:
+    async def submit(
+        self, service: IoService, message: NewMessage, sending: object = None
+    ) -> SubmitOutcome:
         self.submitted.append(message)
         return self.submits.pop(0) if len(self.submits) > 1 else self.submits[0]
 

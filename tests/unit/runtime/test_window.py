@@ -1,4 +1,4 @@
-from consumer.runtime.relay import WindowStats
+from consumer.runtime.window import WindowStats
 
 
 def test_window_summary_in_milliseconds() -> None:
