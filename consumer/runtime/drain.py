@@ -58,7 +58,9 @@ class Jobs:
             if late:
                 return abandoned
             self._quiet.clear()
-            if all(self._out(lane) for lane in self.scheduler.running(which)):
+            left = self.scheduler.running(which)
+            # Only submits out are left: wait for an answer (or the deadline), then look again.
+            if left and all(self._out(lane) for lane in left):
                 with suppress(TimeoutError):
                     async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                         await self._quiet.wait()
