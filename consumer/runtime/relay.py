@@ -30,18 +30,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
-from consumer.errors import DecodeError, FatalError, InvalidEvent
+from consumer.errors import DecodeError, FatalError
 from consumer.events import InputRecord
-from consumer.report import Outcome, StatusRecord, dead_letter
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
 from consumer.runtime.drain import Jobs
+from consumer.runtime.handle import Handler
 from consumer.runtime.intake import Intake
 from consumer.runtime.ledger import (
     DEFAULT_LOOKBACK,
@@ -58,7 +55,6 @@ from consumer.runtime.scheduler import Lane
 from consumer.runtime.sink import Sink
 from consumer.runtime.source import Offsets, Source
 from consumer.runtime.tracking import TrackingFeed
-from consumer.runtime.window import WindowStats
 from consumer.track import Held
 
 log = logging.getLogger(__name__)
@@ -109,7 +105,6 @@ class Relay:
         probe_interval_s: float = 10.0,
         tracking: TrackingFeed | None = None,
     ) -> None:
-        self._processor = processor
         self._tracking = tracking
         # Paused because the loop is stalled (input partitions) or the book is full (tracking).
         self._stalled = False
@@ -122,12 +117,14 @@ class Relay:
         self._ledger = Ledger(self._limits.ledger_lookback)
         self._jobs = Jobs(self._limits.max_in_flight)
         self._scheduler = self._jobs.scheduler
+        self._handler = Handler(
+            processor, sink, self._ledger, self._jobs, observer or NoRuntimeObserver(), tracking
+        )
         self._stopping = asyncio.Event()
         # Set when the loop has ended: a revoke from then on (closing the consumer) has
         # nothing to wait for, and must not wait.
         self._shutting_down = False
         self._progress = asyncio.Event()
-        self._window = WindowStats()
         self._intake = Intake()
         self._state_reported_at = 0.0
         self._source: Source | None = None
@@ -300,17 +297,6 @@ class Relay:
         for position in done:
             self._offsets.done(*position)
 
-    async def _dead_letter(self, record: InputRecord, error: DecodeError) -> None:
-        log.error(
-            "unreadable tracking record: sent to the DLQ",
-            extra={"partition": record.partition, "offset": record.offset, "reason": str(error)},
-        )
-        await self._sink.report(
-            ((record.topic, record.partition), record.offset), [], dead_letter(record, error)
-        )
-        self._offsets.done((record.topic, record.partition), record.offset)
-        self._progress.set()
-
     def _start_due_checks(self) -> None:
         if self._tracking is None:
             return
@@ -319,86 +305,22 @@ class Relay:
             self._scheduler.submit(lane, partial(self._check, held))
 
     async def _check(self, held: Held) -> None:
-        """Ask IO; publish the changes, then the next tracking record; then the old is done."""
-        assert self._tracking is not None
-        try:
-            record = held.record
-            step = await self._tracking.check(record)
-            await self._sink.report_lifecycle(step.statuses, record.key(), step.next)
-        finally:
-            self._tracking.finished(held)
-        self._observer.tracked(record, step.statuses)
-        for status in step.statuses:
-            log.info(
-                "message lifecycle",
-                extra={
-                    "event_id": status.event_id,
-                    "rule": status.rule,
-                    "stage": status.stage.value,
-                    "outcome": status.outcome.value,
-                    "checks": status.attempts,
-                },
-            )
+        await self._handler.check(held)
         self._offsets.done(held.partition, held.offset)
         self._progress.set()
 
-    async def _handle(self, record: InputRecord, lane: Lane) -> None:
-        partition = (record.topic, record.partition)
-        prior = self._ledger.prior(record.topic, record.partition, record.offset)
-        try:
-            processed = await self._processor.process(record, prior, self._jobs.sending(lane))
-        finally:
-            self._jobs.finished(lane)
-        dead = dead_letter(record, processed.invalid) if processed.invalid else None
-        written = partial(self._ledger.written, partition, record.offset)
-        # Produced now, so acknowledged whatever happens to this job: waited for even when
-        # it is cancelled meanwhile, so that a revoke returns only once they are written.
-        cancelled = await _finish(
-            self._sink.report(
-                (partition, record.offset),
-                processed.statuses,
-                dead,
-                processed.tracking,
-                written,
-            )
-        )
-        acknowledged = datetime.now(UTC)
-        for status in processed.statuses:
-            if status.outcome is Outcome.SUBMITTED:
-                window_s = (acknowledged - status.at).total_seconds()
-                self._window.add(window_s)
-                self._observer.double_send_window(window_s)
-        self._log_handled(record, processed.statuses, processed.event_type, processed.invalid)
-        if processed.interrupted or cancelled:
-            if not processed.interrupted:
-                self._offsets.done(partition, record.offset)
-            self._progress.set()
-            raise asyncio.CancelledError  # interrupted: the next reader settles the rest
-        self._offsets.done(partition, record.offset)
+    async def _dead_letter(self, record: InputRecord, error: DecodeError) -> None:
+        await self._handler.dead_letter(record, error)
+        self._offsets.done((record.topic, record.partition), record.offset)
         self._progress.set()
 
-    def _log_handled(
-        self,
-        record: InputRecord,
-        statuses: list[StatusRecord],
-        event_type: str | None,
-        invalid: InvalidEvent | None,
-    ) -> None:
-        self._observer.handled(
-            record.topic, event_type, statuses, invalid.stage if invalid else None
-        )
-        for status in statuses:
-            # Most events of a busy topic are no one's business: SKIPPED only at DEBUG.
-            log.log(
-                logging.DEBUG if status.outcome is Outcome.SKIPPED else logging.INFO,
-                "event handled",
-                extra={
-                    "event_id": status.event_id,
-                    "rule": status.rule,
-                    "outcome": status.outcome.value,
-                    "attempts": status.attempts,
-                },
-            )
+    async def _handle(self, record: InputRecord, lane: Lane) -> None:
+        handled = await self._handler.record(record, lane)
+        if handled.done:
+            self._offsets.done((record.topic, record.partition), record.offset)
+        self._progress.set()
+        if handled.stopped:
+            raise asyncio.CancelledError
 
     async def _apply_backpressure(self) -> None:
         """Full: wait for room without polling; no room for `_PAUSE_AFTER_S`, pause.
@@ -507,8 +429,9 @@ class Relay:
             await source.close()
         finally:
             await self._sink.close(max(1.0, deadline - time.monotonic()))
-        if self._window.count:
-            log.info("double-send window", extra=self._window.summary())
+        window = self._handler.window
+        if window.count:
+            log.info("double-send window", extra=window.summary())
         failure = self._scheduler.failure
         if isinstance(failure, FatalError):
             raise failure
@@ -517,20 +440,6 @@ class Relay:
         if self._source is None:
             raise RuntimeError("Relay.attach(source) must be called before run()")
         return self._source
-
-
-async def _finish(work: Coroutine[Any, Any, None]) -> bool:
-    """Run `work` to its end even if this task is cancelled meanwhile; True if it was."""
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while True:
-        try:
-            await asyncio.shield(task)
-            return cancelled
-        except asyncio.CancelledError:
-            if task.cancelled():
-                raise
-            cancelled = True
 
 
 def _partition_of(lane: object) -> TopicPartition | None:
