@@ -48,6 +48,7 @@ class Handled:
 class Handler:
     def __init__(
         self,
+        *,
         processor: EventProcessor,
         sink: Sink,
         ledger: Ledger,

@@ -7,10 +7,9 @@
     commit      the contiguous done prefix of each partition, at an interval, on revoke and
                 at shutdown, with the ledger's replay point in the metadata
 
-When `max_in_flight` records are held, the loop waits for one to finish before polling
-again. Held for over a second (IO slow, throttled or down), the input partitions are
-paused and polling goes on, so the group never sees a silent member; they resume when half
-the room is free. A record that arrives for a paused partition is rewound, not held.
+When `max_in_flight` records are held, the loop waits for room before polling again, and
+pauses the partitions if that lasts (see backpressure.py). A record that arrives for a
+paused partition is rewound, not held.
 
 With tracking on, the same loop reads the tracking topic (see tracking.py): its records wait
 in the book, not in the scheduler, until their check is due; a full book pauses the tracking
@@ -30,12 +29,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
 from consumer.errors import DecodeError, FatalError
 from consumer.events import InputRecord
+from consumer.runtime.backpressure import Backpressure
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
 from consumer.runtime.drain import Jobs
 from consumer.runtime.handle import Handler
@@ -61,9 +60,6 @@ log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.1
 _STATE_EVERY_S = 0.25
-# Full with no room for this long: pause the partitions and keep polling (the group must
-# hear from us).
-_PAUSE_AFTER_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +102,6 @@ class Relay:
         tracking: TrackingFeed | None = None,
     ) -> None:
         self._tracking = tracking
-        # Paused because the loop is stalled (input partitions) or the book is full (tracking).
-        self._stalled = False
-        self._book_full = False
         self._sink = sink
         self._status_log = status_log
         self._commit_policy = commit_policy
@@ -117,8 +110,14 @@ class Relay:
         self._ledger = Ledger(self._limits.ledger_lookback)
         self._jobs = Jobs(self._limits.max_in_flight)
         self._scheduler = self._jobs.scheduler
+        self._backpressure = Backpressure(self._scheduler, self._limits.max_in_flight, tracking)
         self._handler = Handler(
-            processor, sink, self._ledger, self._jobs, observer or NoRuntimeObserver(), tracking
+            processor=processor,
+            sink=sink,
+            ledger=self._ledger,
+            jobs=self._jobs,
+            observer=observer or NoRuntimeObserver(),
+            tracking=tracking,
         )
         self._stopping = asyncio.Event()
         # Set when the loop has ended: a revoke from then on (closing the consumer) has
@@ -182,12 +181,13 @@ class Relay:
                     for partition in source.take_ends():
                         self._tracking.book.caught_up(partition)
                 self._start_due_checks()
-                if records or self._stalled:  # stalled: the quiet starts again at resume
+                # Stalled: the quiet starts again at the resume.
+                if records or self._backpressure.stalled:
                     last_record_at = time.monotonic()
                 elif self._idle_long_enough(until, last_record_at):
                     log.info("idle: stopping", extra={"idle_for_s": until.idle_for_s})
                     break
-                await self._apply_backpressure()
+                await self._backpressure.apply(source)
                 self._report_state()
                 self._probe.maybe_start()
                 if self._commit_policy.due():
@@ -322,43 +322,6 @@ class Relay:
         if handled.stopped:
             raise asyncio.CancelledError
 
-    async def _apply_backpressure(self) -> None:
-        """Full: wait for room without polling; no room for `_PAUSE_AFTER_S`, pause.
-
-        Pausing is for stalls only: librdkafka drops a paused partition's fetched records,
-        and the fetch after the resume costs about half a second (measured: pausing at
-        every fill capped the relay at twice max_in_flight events a second).
-        """
-        source = self._require_source()
-        if not self._scheduler.full:
-            if self._stalled and self._scheduler.held <= self._limits.max_in_flight // 2:
-                self._stalled = False
-        elif not self._stalled and not await self._room_within(_PAUSE_AFTER_S):
-            self._stalled = True
-        held: set[TopicPartition] = set()
-        if self._stalled:  # tracking records wait in the book, not in the scheduler
-            held = {p for p in source.assigned if not self._is_tracking(p)}
-        if self._tracking is not None:
-            book = self._tracking.book
-            if book.full:
-                self._book_full = True
-            elif len(book) <= book.capacity // 2:
-                self._book_full = False
-            if self._book_full:  # a partition being restored reads on: its restore must end
-                held |= {
-                    p for p in source.assigned if self._tracking.owns(p) and not book.restoring(p)
-                }
-        await source.pause_only(held)
-
-    async def _room_within(self, timeout_s: float) -> bool:
-        """Until a quarter of the room is free, or the timeout: polling for every single free
-        slot would spend the loop on itself."""
-        enough = self._limits.max_in_flight - max(1, self._limits.max_in_flight // 4)
-        with suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                await self._scheduler.wait_until_held_at_most(enough)
-        return not self._scheduler.full
-
     def _report_state(self) -> None:
         """At most every `_STATE_EVERY_S`: a scrape every few seconds needs no more."""
         now = time.monotonic()
@@ -405,7 +368,8 @@ class Relay:
         return (
             until.idle_for_s is not None
             and bool(source.assigned)
-            and not self._stalled  # a full tracking book may pause: what it holds is not due
+            # A full tracking book may pause too, but what it holds is not due: still idle.
+            and not self._backpressure.stalled
             and self._scheduler.held == 0
             and time.monotonic() - quiet_since >= until.idle_for_s
             and (self._tracking is None or self._tracking.nothing_due_within(until.idle_for_s))
