@@ -317,16 +317,20 @@ class IoClient:
         if waited > 0:
             self._observer.limiter_waited(service.account, waited)
         headers = {KEY_HEADER: service.key.get_secret_value()}
-        started = time.perf_counter()
-        reached_io = True  # unless shown otherwise, the gateway may have counted the call
-        if sending is not None:
-            sending.started()
+        reached_io = False
+        out = False  # whether `sending` was told
         try:
+            if sending is not None:
+                await sending.cleared()  # held after a freeze; cancelled there, nothing went
+                sending.started()
+                out = True
+            started = time.perf_counter()
+            reached_io = True  # unless shown otherwise, the gateway may have counted the call
             async with asyncio.timeout(self._timeouts.total_s):
                 http = next(self._next_pool)
                 response = await http.request(method, path, json=body, headers=headers)
         except asyncio.CancelledError:
-            if sending is None or repeatable:
+            if not out or repeatable:
                 raise
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             raise SubmitInterrupted(
@@ -343,7 +347,7 @@ class IoClient:
             raise (_Retry(detail, lost=True) if repeatable else _AnswerLost(detail, 0)) from None
         finally:  # the gateway counted it by now, if ever: the window runs from here
             service.limiter.settle(counted=reached_io)
-            if sending is not None:
+            if out and sending is not None:
                 sending.answered()
         self._observer.call_finished(endpoint, response.status_code, time.perf_counter() - started)
         return self._judge(response, service, repeatable=repeatable)

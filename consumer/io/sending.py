@@ -9,18 +9,30 @@ can report the message as UNKNOWN instead of leaving it to be sent again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class Sending:
-    """Submits of one job with their request out (at most one at a time, in practice)."""
+    """Submits of one job: whether a request is out (at most one at a time, in practice),
+    and whether one may go out now."""
 
-    __slots__ = ("_on_quiet", "_out")
+    __slots__ = ("_clearance", "_on_quiet", "_out")
 
-    def __init__(self, on_quiet: Callable[[], None] | None = None) -> None:
-        """`on_quiet`: called whenever the last request out gets its answer."""
+    def __init__(
+        self,
+        on_quiet: Callable[[], None] | None = None,
+        clearance: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`on_quiet`: called whenever the last request out gets its answer. `clearance`:
+        awaited before each request goes out (the runtime holds them after a freeze, until
+        the group has said whether the job's partition is still this replica's)."""
         self._out = 0
         self._on_quiet = on_quiet
+        self._clearance = clearance
+
+    async def cleared(self) -> None:
+        if self._clearance is not None:
+            await self._clearance()
 
     @property
     def out(self) -> bool:

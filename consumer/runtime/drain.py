@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from consumer.io import Sending
@@ -27,14 +27,18 @@ Which = Callable[[Lane], bool]
 class Jobs:
     """The loop's jobs by lane, and which of them have a submit out."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(
+        self, capacity: int, clearance: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """`clearance`: awaited before each submit goes out (see freeze.py)."""
         self.scheduler = KeyedScheduler(capacity)
         self._sending: dict[Lane, Sending] = {}
         self._quiet = asyncio.Event()
+        self._clearance = clearance
 
     def sending(self, lane: Lane) -> Sending:
         """For the job now running in `lane`; `finished(lane)` when it ends."""
-        sending = Sending(on_quiet=self._quiet.set)
+        sending = Sending(on_quiet=self._quiet.set, clearance=self._clearance)
         self._sending[lane] = sending
         return sending
 

@@ -18,6 +18,9 @@ partitions only.
 Every `probe_interval_s` the broker is asked for the owned partitions' watermarks (see
 probe.py), for the lag metric and readiness.
 
+After the process was frozen, submits wait until the group has said whether their
+partitions are still this replica's (see freeze.py).
+
 Revoke, loss and shutdown stop jobs as drain.py says: at once, except a submit whose request
 is out, which gets its answer until the deadline and is reported UNKNOWN past it. A
 shutdown drains once, by `shutdown_timeout_s`, before it commits and closes: the revoke
@@ -37,6 +40,7 @@ from consumer.events import InputRecord
 from consumer.runtime.backpressure import Backpressure
 from consumer.runtime.commit import CommitPolicy, OffsetTracker, TopicPartition
 from consumer.runtime.drain import Jobs
+from consumer.runtime.freeze import FreezeGuard
 from consumer.runtime.handle import Handler
 from consumer.runtime.intake import Intake
 from consumer.runtime.ledger import (
@@ -108,7 +112,9 @@ class Relay:
         self._limits = limits or RelayLimits()
         self._offsets = OffsetTracker()
         self._ledger = Ledger(self._limits.ledger_lookback)
-        self._jobs = Jobs(self._limits.max_in_flight)
+        self._freeze = FreezeGuard()
+        self._freeze_watch: asyncio.Task[None] | None = None
+        self._jobs = Jobs(self._limits.max_in_flight, self._freeze.clearance)
         self._scheduler = self._jobs.scheduler
         self._backpressure = Backpressure(self._scheduler, self._limits.max_in_flight, tracking)
         self._handler = Handler(
@@ -164,6 +170,7 @@ class Relay:
         until = until or StopWhen()
         await self._sink.start()
         await source.start()
+        self._freeze_watch = asyncio.create_task(self._freeze.watch())
         last_record_at = time.monotonic()
         try:
             while not self._stopping.is_set():
@@ -381,6 +388,8 @@ class Relay:
         source = self._require_source()
         deadline = time.monotonic() + self._limits.shutdown_timeout_s
         await self._probe.stop()
+        if self._freeze_watch is not None:
+            self._freeze_watch.cancel()
         abandoned = await self._jobs.drain(lambda _lane: True, deadline)
         if abandoned:
             log.warning(

@@ -591,3 +591,43 @@ async def test_a_submit_cancelled_before_its_request_left_is_a_plain_cancel(
         await submit
     assert not isinstance(cancelled.value, SubmitInterrupted)
     assert not sending.out
+
+
+async def test_a_submit_held_by_its_clearance_and_cancelled_sends_nothing_and_frees_its_slot(
+    io: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    route = io.post(MESSAGES).mock(return_value=created())
+    asked = asyncio.Event()
+
+    async def held() -> None:  # the freeze guard, holding submits after a freeze
+        asked.set()
+        await asyncio.sleep(30)
+
+    limiter = AccountLimiter(RatePolicy())
+    sending = Sending(clearance=held)
+    submit = asyncio.create_task(make_client().submit(service(limiter), message(), sending))
+    await asked.wait()
+
+    submit.cancel()
+
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await submit
+    assert not isinstance(cancelled.value, SubmitInterrupted)
+    assert route.call_count == 0
+    assert not sending.out
+    assert limiter.in_window() == 0  # the slot it took is given back: it was never used
+
+
+async def test_a_submit_goes_out_once_its_clearance_returns(
+    io: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    route = io.post(MESSAGES).mock(return_value=created())
+    cleared: list[bool] = []
+
+    async def clearance() -> None:
+        cleared.append(True)
+
+    outcome = await make_client().submit(service(), message(), Sending(clearance=clearance))
+
+    assert isinstance(outcome, Submitted)
+    assert (cleared, route.call_count) == ([True], 1)
