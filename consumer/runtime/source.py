@@ -137,6 +137,7 @@ class KafkaSource:
         self._assignment_changed_at = time.monotonic()
         self._topics = [*settings.input_topics, *also_read]
         self._at_end: set[TopicPartition] = set()
+        self._closing = False
 
     @property
     def client_config(self) -> dict[str, Any]:
@@ -313,6 +314,7 @@ class KafkaSource:
             self._probe_thread.shutdown(wait=True)
             if self._prober is not None:
                 self._prober.close()
+            self._closing = True
             await self._in_thread(self._consumer.close)
         finally:
             self._thread.shutdown(wait=False)
@@ -323,6 +325,16 @@ class KafkaSource:
 
     def _assigned_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         added = [(p.topic, p.partition) for p in partitions]
+        if self._closing:
+            # Given while leaving the group (a cooperative rebalance under way): the loop has
+            # ended, nothing of them is read, and asking the broker for their offsets could
+            # hold the close past the shutdown's bound. Their revoke follows.
+            log.info(
+                "partitions assigned while closing: left as they are",
+                extra={"partitions": _names(added)},
+            )
+            self._assigned.update(added)
+            return
         _within_budget(
             f"taking partitions {_names(added)}", lambda: self._on_assign(self.committed(added))
         )
