@@ -123,6 +123,7 @@ class KafkaSource:
     ) -> None:
         """`also_read`: topics read beside the input topics by the same group (tracking)."""
         self._config = consumer_config(settings, max_poll_interval_ms)
+        self._helper_config = helper_client_config(settings)
         self._consumer = Consumer(self._config)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-poll")
         self._probe_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe")
@@ -138,12 +139,6 @@ class KafkaSource:
         self._topics = [*settings.input_topics, *also_read]
         self._at_end: set[TopicPartition] = set()
         self._closing = False
-
-    @property
-    def client_config(self) -> dict[str, Any]:
-        """The librdkafka settings a helper client (the probe) should share."""
-        keep = ("bootstrap.servers", "security.protocol", "ssl.", "sasl.")
-        return {k: v for k, v in self._config.items() if k.startswith(keep)}
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:
@@ -280,7 +275,7 @@ class KafkaSource:
         # its recovery after a broker outage fourfold, and the admin client's ListOffsets
         # kept a stale leader epoch after a broker restart and never answered again.
         if self._prober is None:
-            self._prober = Consumer({**self.client_config, "group.id": f"{self._group_id}.probe"})
+            self._prober = Consumer({**self._helper_config, "group.id": f"{self._group_id}.probe"})
         found: dict[TopicPartition, tuple[int, int]] = {}
         # One deadline for all: a silent broker must not hold the probe (and a shutdown
         # waiting for it) for the timeout times the partitions.
