@@ -182,8 +182,14 @@ class Ledger:
         wanted: dict[int, dict[TopicPartition, int]] = {}
         for partition, assignment in assignments.items():
             self.forget([partition])
-            self._status_partition[partition] = assignment.status_partition
-            replay = assignment.replay or {assignment.status_partition: -1}
+            current = assignment.status_partition
+            self._status_partition[partition] = current
+            replay = assignment.replay or {current: -1}
+            if current not in replay:
+                # New records go there, and the next commit must name it even before the
+                # first one is acknowledged: from its end now.
+                spans[current] = spans.get(current) or status_log.span(current)
+                self._next[current] = max(self._next.get(current, 0), spans[current][1])
             for status_partition, start in replay.items():
                 if status_partition not in spans:
                     spans[status_partition] = status_log.span(status_partition)

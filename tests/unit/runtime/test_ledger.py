@@ -145,11 +145,14 @@ def test_after_status_partitions_were_added_the_old_partition_is_still_read() ->
     ledger = Ledger()
     ledger.load(log, {PARTITION: Assignment(7, {0: old}, 2)})
     assert ledger.prior(TOPIC, 0, 7)["r"].event_id == "e7"
+    log.append(2, status(1))  # another input partition's record, in 2 already
+    # Nothing of this partition acknowledged in 2 yet, but a record may be on its way.
+    assert ledger.replay_point(PARTITION, 7) == {0: old, 2: 0}
 
     ledger.written(PARTITION, 8, 2, log.append(2, status(8)))
 
-    assert ledger.replay_point(PARTITION, 7) == {0: old, 2: 0}
-    assert ledger.replay_point(PARTITION, 9) == {2: 1}
+    assert ledger.replay_point(PARTITION, 7) == {0: old, 2: 1}
+    assert ledger.replay_point(PARTITION, 9) == {2: 2}
 
 
 def test_an_event_with_records_in_two_status_partitions_keeps_both_in_the_replay_point() -> None:
