@@ -16,7 +16,7 @@ class Sending:
     """Submits of one job: whether a request is out (at most one at a time, in practice),
     and whether one may go out now."""
 
-    __slots__ = ("_clearance", "_on_quiet", "_out")
+    __slots__ = ("_clearance", "_on_quiet", "_out", "_stopped")
 
     def __init__(
         self,
@@ -29,10 +29,18 @@ class Sending:
         self._out = 0
         self._on_quiet = on_quiet
         self._clearance = clearance
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The job is being stopped: a request out gets its answer, but none goes out anew."""
+        self._stopped = True
 
     async def cleared(self) -> None:
-        if self._clearance is not None:
+        """Return when a request may go out; raise CancelledError if none may any more."""
+        if self._clearance is not None and not self._stopped:
             await self._clearance()
+        if self._stopped:
+            raise asyncio.CancelledError
 
     @property
     def out(self) -> bool:

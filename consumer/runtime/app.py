@@ -196,6 +196,7 @@ async def run_relay(
             observer=metrics,
             probe_interval_s=settings.observability.lag_interval_s,
             tracking=tracking,
+            on_shutdown=watchdog.arm,
         )
         relay.attach(
             KafkaSource(
@@ -222,10 +223,12 @@ async def run_relay(
                 loop.add_signal_handler(signum, stop)
         await relay.run(until or StopWhen())
     finally:
-        watchdog.disarm()
-        if operations:
-            await operations.stop()
-        await client.aclose()
+        try:
+            if operations:
+                await operations.stop()
+            await client.aclose()
+        finally:
+            watchdog.disarm()
 
 
 class ShutdownWatchdog:

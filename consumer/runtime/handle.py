@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from consumer.errors import DecodeError, InvalidEvent
@@ -64,8 +63,15 @@ class Handler:
         self._tracking = tracking
         self.window = WindowStats()
 
-    async def record(self, record: InputRecord, lane: Lane) -> Handled:
+    async def record(self, record: InputRecord, lane: Lane, current: Callable[[], bool]) -> Handled:
+        """`current()`: whether the record's partition is still the assignment it came in
+        (a job the revoke gave up on may end later, and must then write nothing down)."""
         partition = (record.topic, record.partition)
+
+        def written(status_partition: int, status_offset: int) -> None:
+            if current():
+                self._ledger.written(partition, record.offset, status_partition, status_offset)
+
         prior = self._ledger.prior(record.topic, record.partition, record.offset)
         try:
             processed = await self._processor.process(record, prior, self._jobs.sending(lane))
@@ -78,7 +84,7 @@ class Handler:
                 processed.statuses,
                 dead,
                 processed.tracking,
-                partial(self._ledger.written, partition, record.offset),
+                written,
             )
         )
         self._measure_window(processed.statuses)

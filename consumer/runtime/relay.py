@@ -30,8 +30,10 @@ that closing the consumer calls finds nothing left to wait for.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -63,6 +65,11 @@ from consumer.track import Held
 log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.1
+# A revoke: how long a job cut off at the drain's deadline may take for Kafka to acknowledge
+# what it reported (within the rebalance's own bound, drain_timeout_s + 30 s).
+_REVOKE_REPORT_GRACE_S = 15.0
+# A shutdown: submits are cut off this long before its deadline, for their reports.
+_SHUTDOWN_REPORT_GRACE_S = 2.0
 _STATE_EVERY_S = 0.25
 
 
@@ -104,8 +111,11 @@ class Relay:
         observer: RuntimeObserver | None = None,
         probe_interval_s: float = 10.0,
         tracking: TrackingFeed | None = None,
+        on_shutdown: Callable[[], None] | None = None,
     ) -> None:
+        """`on_shutdown`: told when the shutdown starts, whatever started it (the watchdog)."""
         self._tracking = tracking
+        self._on_shutdown = on_shutdown
         self._sink = sink
         self._status_log = status_log
         self._commit_policy = commit_policy
@@ -126,6 +136,11 @@ class Relay:
             tracking=tracking,
         )
         self._stopping = asyncio.Event()
+        self._stop_deadline: float | None = None
+        # Bumped at each assignment of a partition: a job of an earlier one, still running
+        # after its revoke gave up waiting, must not touch the new one's bookkeeping.
+        self._epochs: dict[TopicPartition, int] = {}
+        self._next_epoch = itertools.count()
         # Set when the loop has ended: a revoke from then on (closing the consumer) has
         # nothing to wait for, and must not wait.
         self._shutting_down = False
@@ -162,7 +177,12 @@ class Relay:
         self._source = source
 
     def stop(self) -> None:
-        """Stop fetching; finish (or, past the deadline, abandon) in-flight work; commit."""
+        """Stop fetching; finish (or, past the deadline, abandon) in-flight work; commit.
+
+        The deadline runs from now, also for a revoke draining at this moment."""
+        if self._stop_deadline is None:
+            self._stop_deadline = time.monotonic() + self._limits.shutdown_timeout_s
+            self._jobs.cap(self._stop_deadline - _SHUTDOWN_REPORT_GRACE_S, _SHUTDOWN_REPORT_GRACE_S)
         self._stopping.set()
 
     async def run(self, until: StopWhen | None = None) -> None:
@@ -211,6 +231,8 @@ class Relay:
         In the poll thread; a TransientError raised here is retried by the source."""
         source = self._require_source()
         assigned = sorted(committed)
+        for partition in assigned:
+            self._epochs[partition] = next(self._next_epoch)
         tracking = self._tracking
         if tracking is not None:
             for partition, (offset, _metadata) in committed.items():
@@ -235,32 +257,46 @@ class Relay:
         """Stop the partitions' work; return what to commit (nothing for lost partitions:
         another member owns them, and has read their ledger already)."""
         leaving = set(partitions)
+        epochs = {p: self._epochs.get(p) for p in leaving}
 
         def theirs(lane: Lane) -> bool:
             return _partition_of(lane) in leaving
 
-        if lost:
-            abandoned = self._jobs.abandon(theirs)
-            offsets: Offsets = {}
-        else:
+        try:
+            if lost:
+                return {}  # their jobs are cancelled below, at once
             # Once the loop has ended (the consumer closing), the shutdown drained already.
             drain_s = 0.0 if self._shutting_down else self._limits.drain_timeout_s
             deadline = time.monotonic() + drain_s
-            abandoned = await self._jobs.drain(theirs, deadline)
-            offsets = self._offsets_of(leaving)  # a held tracking record keeps its offset here
+            abandoned = await self._jobs.drain(theirs, deadline, _REVOKE_REPORT_GRACE_S)
+            if abandoned:
+                log.warning(
+                    "revoke: abandoned in-flight events, read again by the next owner",
+                    extra={"count": abandoned},
+                )
+            return self._offsets_of(leaving)  # a held tracking record keeps its offset here
+        finally:
+            # Also when the source gave up waiting and cancelled this: nothing of the
+            # partitions is left behind, unless they were assigned here again meanwhile.
+            gone = {p for p in leaving if self._epochs.get(p) == epochs[p]}
+            self._forget(gone, lost)
+
+    def _forget(self, gone: set[TopicPartition], lost: bool) -> None:
+        """Drop the partitions' state; cancel what still runs of them (all of it, if lost)."""
+        abandoned = self._jobs.abandon(lambda lane: _partition_of(lane) in gone)
         if abandoned:
             log.warning(
                 "abandoned in-flight events: their next owner reads them again",
                 extra={"count": abandoned, "lost": lost},
             )
         if self._tracking is not None:
-            self._tracking.forget(leaving)
-        for partition in leaving:
+            self._tracking.forget(gone)
+        for partition in gone:
+            self._epochs.pop(partition, None)
             self._offsets.forget(partition)
             self._intake.forget(partition)
             self._assigned_at_offset.pop(partition, None)
-        self._ledger.forget(leaving)
-        return offsets
+        self._ledger.forget(gone)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -281,7 +317,8 @@ class Relay:
         self._intake.taken(record)
         self._offsets.started(partition, record.offset)
         lane = (record.topic, record.partition, record.key if record.key else record.offset)
-        self._scheduler.submit(lane, partial(self._handle, record, lane))
+        job = partial(self._handle, record, lane, self._epochs.get(partition))
+        self._scheduler.submit(lane, job)
 
     def _take_tracking(self, record: InputRecord) -> None:
         """Into the book, paused or not, full or not: a tracking record is never rewound (a
@@ -321,10 +358,15 @@ class Relay:
         self._offsets.done((record.topic, record.partition), record.offset)
         self._progress.set()
 
-    async def _handle(self, record: InputRecord, lane: Lane) -> None:
-        handled = await self._handler.record(record, lane)
-        if handled.done:
-            self._offsets.done((record.topic, record.partition), record.offset)
+    async def _handle(self, record: InputRecord, lane: Lane, epoch: int | None) -> None:
+        partition = (record.topic, record.partition)
+
+        def current() -> bool:
+            return self._epochs.get(partition) == epoch
+
+        handled = await self._handler.record(record, lane, current)
+        if handled.done and current():
+            self._offsets.done(partition, record.offset)
         self._progress.set()
         if handled.stopped:
             raise asyncio.CancelledError
@@ -386,11 +428,16 @@ class Relay:
         """One drain, by `shutdown_timeout_s`; then commit, close the consumer (its revoke
         finds nothing to wait for) and flush the producer in what time is left."""
         source = self._require_source()
-        deadline = time.monotonic() + self._limits.shutdown_timeout_s
+        if self._on_shutdown is not None:
+            self._on_shutdown()
+        if self._stop_deadline is None:  # not stopped by a signal: idle, or a fault
+            self._stop_deadline = time.monotonic() + self._limits.shutdown_timeout_s
+        deadline = self._stop_deadline
         await self._probe.stop()
         if self._freeze_watch is not None:
             self._freeze_watch.cancel()
-        abandoned = await self._jobs.drain(lambda _lane: True, deadline)
+        grace_s = _SHUTDOWN_REPORT_GRACE_S
+        abandoned = await self._jobs.drain(lambda _lane: True, deadline - grace_s, grace_s)
         if abandoned:
             log.warning(
                 "shutdown: abandoned in-flight events, read again by the next owner",

@@ -12,14 +12,11 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 
 from consumer.events import InputRecord
-from consumer.io import Sending, SubmitInterrupted
 from consumer.report import DeadLetter, ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.runtime.commit import TopicPartition
-from consumer.runtime.process import EventProcessor, Prior, Processed
 from consumer.runtime.sink import Written
 from consumer.runtime.source import AssignHook, Offsets, RevokeHook
 from consumer.track import TrackingRecord
@@ -34,12 +31,16 @@ def record(partition: int, offset: int, key: bytes | None = None) -> InputRecord
 
 
 def status_of(
-    partition: int, offset: int, outcome: Outcome, error: ErrorInfo | None = None
+    partition: int,
+    offset: int,
+    outcome: Outcome,
+    error: ErrorInfo | None = None,
+    rule: str = RULE,
 ) -> StatusRecord:
     return StatusRecord(
         event_id=f"e-{partition}-{offset}",
         event_type="t",
-        rule=RULE,
+        rule=rule,
         service="s",
         outcome=outcome,
         error=error,
@@ -335,83 +336,3 @@ class FakeSource:
                     self._stale[partition] -= len(batch)
             out.extend(batch)
         return out
-
-
-class Mode(Enum):
-    """SETTLE: SKIPPED at once. WAIT_BEFORE_SUBMIT: waits for `release` with no request out
-    (a profile check, a backoff), then submits. SUBMIT_OUT: its submit's request is out until
-    `release`. RAISE: a bug, RuntimeError."""
-
-    SETTLE = "settle"
-    WAIT_BEFORE_SUBMIT = "wait_before_submit"
-    SUBMIT_OUT = "submit_out"
-    RAISE = "raise"
-
-
-@dataclass(slots=True)
-class Script:
-    mode: Mode
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    entered: asyncio.Event = field(default_factory=asyncio.Event)  # it waits (SUBMIT_OUT: out)
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class ScriptedProcessor(EventProcessor):
-    """EventProcessor's contract with each record's behaviour scripted by the test.
-
-    The submit mirrors IoClient.submit with a Sending (marked out while the request is out;
-    cancelled then, SubmitInterrupted), and the handling mirrors EventProcessor: a submit cut
-    off is an UNKNOWN answer_abandoned record with `interrupted`; a cancel with no request
-    out settles nothing, `interrupted` too."""
-
-    def __init__(self) -> None:  # no rules, no IO: only the relay's handling is under test
-        self.scripts: dict[tuple[int, int], Script] = {}
-        self.calls: list[tuple[int, int]] = []
-        self.priors: dict[tuple[int, int], Prior] = {}
-
-    def script(self, partition: int, offset: int, mode: Mode) -> Script:
-        script = Script(mode)
-        self.scripts[(partition, offset)] = script
-        return script
-
-    async def process(
-        self, record: InputRecord, prior: Prior | None = None, sending: Sending | None = None
-    ) -> Processed:
-        at = (record.partition, record.offset)
-        self.calls.append(at)
-        self.priors[at] = dict(prior or {})
-        script = self.scripts.get(at, Script(Mode.SETTLE))
-        if script.mode is Mode.SETTLE:
-            return Processed([status_of(*at, Outcome.SKIPPED)], event_type="t")
-        if script.mode is Mode.RAISE:
-            script.entered.set()
-            raise RuntimeError(f"a bug at {at}")
-        try:
-            if script.mode is Mode.WAIT_BEFORE_SUBMIT:
-                script.entered.set()
-                await script.release.wait()
-            await self._submit(script, sending)
-        except SubmitInterrupted as cut:
-            script.cancelled.set()
-            abandoned = ErrorInfo(type="answer_abandoned", detail=cut.detail)
-            unknown = status_of(*at, Outcome.UNKNOWN, abandoned)
-            return Processed([unknown], event_type="t", interrupted=True)
-        except asyncio.CancelledError:  # nothing of it reached IO
-            script.cancelled.set()
-            return Processed([], event_type="t", interrupted=True)
-        return Processed([status_of(*at, Outcome.SUBMITTED)], event_type="t")
-
-    async def _submit(self, script: Script, sending: Sending | None) -> None:
-        if sending is not None:
-            sending.started()
-        try:
-            if script.mode is Mode.SUBMIT_OUT:
-                script.entered.set()
-                await script.release.wait()
-        except asyncio.CancelledError:
-            if sending is None:
-                raise
-            raise SubmitInterrupted("io-relay stopped waiting for IO's answer", 1) from None
-        finally:
-            if sending is not None:
-                sending.answered()

@@ -23,11 +23,10 @@ from tests.unit.runtime.fakes import (
     FakeSink,
     FakeSource,
     MemoryStatusLog,
-    Mode,
-    ScriptedProcessor,
     record,
     status_of,
 )
+from tests.unit.runtime.scripted import Mode, ScriptedProcessor
 
 GUARD_S = 5.0
 P0: TopicPartition = (TOPIC, 0)
@@ -371,3 +370,68 @@ async def test_records_of_a_held_partition_in_one_batch_are_all_read_again() -> 
             script.release.set()
         await until(lambda: r.source.committed.get(P0, (0, None))[0] == 8)
     assert sorted(r.processor.calls) == [(0, o) for o in range(8)]
+
+
+async def test_a_revoke_waits_for_a_slow_acknowledgement_of_the_unknown_it_reported() -> None:
+    """The broker takes longer than a moment to acknowledge the UNKNOWN of a submit cut off at
+    the deadline: the revoke still returns only once it is written, or the next owner, reading
+    the status log to its end, would not find it and would send the message again."""
+    r = rig(drain_timeout_s=0.1, ack_delay_s=2.5)
+    r.processor.script(0, 0, Mode.SUBMIT_OUT)  # never answered
+    r.source.feed(record(0, 0))
+    async with running(r):
+        await r.source.assign({P0: (0, None)})
+        await entered(r, (0, 0))
+
+        async with asyncio.timeout(GUARD_S):
+            offsets = await r.source.revoke([P0])
+
+        [unknown] = r.sink.statuses_of(0, 0)
+        assert unknown.outcome is Outcome.UNKNOWN
+    heir = rig(log=r.log)
+    heir.relay.on_assign({P0: offsets[P0]})
+    assert heir.relay.ledger.prior(TOPIC, 0, 0)[RULE].outcome is Outcome.UNKNOWN
+
+
+async def test_a_stop_during_a_revoke_brings_the_drain_deadline_forward() -> None:
+    """SIGTERM while a revoke waits for a submit's answer: the shutdown's bound holds, not
+    the revoke's and then the shutdown's own."""
+    r = rig(drain_timeout_s=3600.0, shutdown_timeout_s=0.5)
+    out = r.processor.script(0, 0, Mode.SUBMIT_OUT)  # never answered
+    r.source.feed(record(0, 0))
+    task = asyncio.create_task(r.relay.run())
+    await r.source.assign({P0: (0, None)})
+    await entered(r, (0, 0))
+    revoking = asyncio.create_task(r.source.revoke([P0]))
+    await r.source.revoking.wait()
+
+    r.relay.stop()
+
+    async with asyncio.timeout(GUARD_S):  # far below drain_timeout_s
+        offsets = await revoking
+        await task
+    assert out.cancelled.is_set()
+    assert [s.outcome for s in r.sink.statuses_of(0, 0)] == [Outcome.UNKNOWN]
+    assert offsets[P0][0] == 0
+
+
+async def test_a_submit_out_cannot_be_followed_by_another_once_its_job_is_being_stopped() -> None:
+    """Two rules: the first submit is out when the revoke starts and is answered during it.
+    The second rule's submit never goes out: the job reports the first and stops, and the
+    next owner sends only the second (the first is a DUPLICATE there)."""
+    r = rig(drain_timeout_s=30.0)
+    out = r.processor.script(0, 0, Mode.SUBMIT_OUT, rules=2)
+    r.source.feed(record(0, 0))
+    async with running(r):
+        await r.source.assign({P0: (0, None)})
+        await entered(r, (0, 0))
+        revoking = asyncio.create_task(r.source.revoke([P0]))
+        await r.source.revoking.wait()
+        out.release.set()
+
+        async with asyncio.timeout(GUARD_S):
+            offsets = await revoking
+
+    assert out.submits == 1
+    assert [s.outcome for s in r.sink.statuses_of(0, 0)] == [Outcome.SUBMITTED]
+    assert offsets[P0][0] == 0  # not done: the second rule is the next owner's
