@@ -46,6 +46,13 @@ work; return what to commit (nothing, for lost ones)."""
 _AUTHENTICATION_CODES = frozenset(
     {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
 )
+_AUTHORIZATION_CODES = frozenset(
+    {
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    }
+)
 _BATCH = 500
 # How long a rebalance callback retries a broker that does not answer: the group waits for
 # this member meanwhile (up to max.poll.interval.ms), so a minute, then stop loudly.
@@ -301,7 +308,16 @@ class KafkaSource:
         try:
             found = self._consumer.committed(_kafka(set(partitions)), timeout=10)
         except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() in _AUTHORIZATION_CODES:
+                raise FatalError(
+                    f"Kafka refused to show the group's offsets: {error.str()}; grant io-relay "
+                    "Describe and Read on the group and its topics"
+                ) from None
             raise TransientError(f"no committed offsets from the broker: {exc}") from None
+        failed = [p for p in found if p.error is not None]
+        if failed:  # a partition's own error is not "no commit yet": its ledger would look back
+            raise TransientError(f"no committed offset for {failed[0].topic}: {failed[0].error}")
         return {(p.topic, p.partition): (p.offset, p.metadata) for p in found}
 
     async def close(self) -> None:
@@ -350,12 +366,13 @@ class KafkaSource:
         removed = [(p.topic, p.partition) for p in partitions]
         if self._loop is None:
             raise RuntimeError("KafkaSource.start() was not awaited")
+        drained = asyncio.run_coroutine_threadsafe(self._on_revoke(removed, lost), self._loop)
         try:
-            drained = asyncio.run_coroutine_threadsafe(self._on_revoke(removed, lost), self._loop)
             offsets = drained.result(timeout=self._rebalance_timeout_s)
             if not lost:
                 self.commit(offsets)
-        except Exception:  # the partitions go all the same: what was not committed is read again
+        except Exception:
+            drained.cancel()  # overran: it must not go on touching partitions given up  # the partitions go all the same: what was not committed is read again
             log.exception("revoking partitions failed; their offsets are not committed")
         finally:  # never a stale assignment: a shutdown must not commit partitions gone
             self._assigned.difference_update(removed)
