@@ -21,7 +21,8 @@ probe.py), for the lag metric and readiness.
 After the process was frozen, submits wait until the group has said whether their
 partitions are still this replica's (see freeze.py).
 
-Revoke, loss and shutdown stop jobs as drain.py says: at once, except a submit whose request
+Partitions come and go as rebalance.py says; revoke, loss and shutdown stop jobs as
+drain.py says: at once, except a submit whose request
 is out, which gets its answer until the deadline and is reported UNKNOWN past it. A
 shutdown drains once, by `shutdown_timeout_s`, before it commits and closes: the revoke
 that closing the consumer calls finds nothing left to wait for.
@@ -30,7 +31,6 @@ that closing the consumer calls finds nothing left to wait for.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -47,15 +47,14 @@ from consumer.runtime.handle import Handler
 from consumer.runtime.intake import Intake
 from consumer.runtime.ledger import (
     DEFAULT_LOOKBACK,
-    Assignment,
     Ledger,
     StatusLog,
     commit_metadata,
-    replay_point_in,
 )
 from consumer.runtime.observer import NoRuntimeObserver, RuntimeObserver
 from consumer.runtime.probe import BrokerProbe
 from consumer.runtime.process import EventProcessor
+from consumer.runtime.rebalance import Committed, Rebalance
 from consumer.runtime.scheduler import Lane
 from consumer.runtime.sink import Sink
 from consumer.runtime.source import Offsets, Source
@@ -65,9 +64,6 @@ from consumer.track import Held
 log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.1
-# A revoke: how long a job cut off at the drain's deadline may take for Kafka to acknowledge
-# what it reported (within the rebalance's own bound, drain_timeout_s + 30 s).
-_REVOKE_REPORT_GRACE_S = 15.0
 # A shutdown: submits are cut off this long before its deadline, for their reports.
 _SHUTDOWN_REPORT_GRACE_S = 2.0
 _STATE_EVERY_S = 0.25
@@ -137,14 +133,6 @@ class Relay:
         )
         self._stopping = asyncio.Event()
         self._stop_deadline: float | None = None
-        # Bumped at each assignment of a partition: a job of an earlier one, still running
-        # after its revoke gave up waiting, must not touch the new one's bookkeeping.
-        self._epochs: dict[TopicPartition, int] = {}
-        self._next_epoch = itertools.count()
-        # Set when the loop has ended: a revoke from then on (closing the consumer) has
-        # nothing to wait for, and must not wait.
-        self._shutting_down = False
-        self._progress = asyncio.Event()
         self._intake = Intake()
         self._state_reported_at = 0.0
         self._source: Source | None = None
@@ -156,8 +144,18 @@ class Relay:
             self._position,
             self._is_tracking,
         )
-        # Where each partition stood when assigned: its lag before any record is done.
-        self._assigned_at_offset: dict[TopicPartition, int] = {}
+        self._rebalance = Rebalance(
+            source=self._require_source,
+            sink=sink,
+            status_log=status_log,
+            ledger=self._ledger,
+            jobs=self._jobs,
+            offsets=self._offsets,
+            intake=self._intake,
+            tracking=tracking,
+            drain_timeout_s=self._limits.drain_timeout_s,
+            offsets_of=self._offsets_of,
+        )
 
     @property
     def ledger(self) -> Ledger:
@@ -223,80 +221,13 @@ class Relay:
         finally:
             await self._shut_down()
 
-    # -- rebalance hooks ------------------------------------------------------------------
+    # -- rebalance hooks (see rebalance.py) ----------------------------------------------
 
-    def on_assign(self, committed: dict[TopicPartition, tuple[int, str | None]]) -> None:
-        """Before any record of the new partitions is read: load what was already reported.
-
-        In the poll thread; a TransientError raised here is retried by the source."""
-        source = self._require_source()
-        assigned = sorted(committed)
-        for partition in assigned:
-            self._epochs[partition] = next(self._next_epoch)
-        tracking = self._tracking
-        if tracking is not None:
-            for partition, (offset, _metadata) in committed.items():
-                if not tracking.owns(partition):
-                    continue
-                # None (no answer): restoring until the consumer reports the partition's end.
-                tracking.book.assigned(partition, offset, source.end_offset(partition))
-            committed = {p: c for p, c in committed.items() if not tracking.owns(p)}
-        assignments = {}
-        for partition, (offset, metadata) in committed.items():
-            status_partition = self._sink.status_partition_of(partition)
-            replay = replay_point_in(metadata, status_partition)
-            assignments[partition] = Assignment(offset, replay, status_partition)
-            self._assigned_at_offset[partition] = offset
-        read = self._ledger.load(self._status_log, assignments)
-        log.info(
-            "partitions assigned",
-            extra={"partitions": assigned, "ledger_records_read": read},
-        )
+    def on_assign(self, committed: Committed) -> None:
+        self._rebalance.on_assign(committed)
 
     async def on_revoke(self, partitions: list[TopicPartition], lost: bool = False) -> Offsets:
-        """Stop the partitions' work; return what to commit (nothing for lost partitions:
-        another member owns them, and has read their ledger already)."""
-        leaving = set(partitions)
-        epochs = {p: self._epochs.get(p) for p in leaving}
-
-        def theirs(lane: Lane) -> bool:
-            return _partition_of(lane) in leaving
-
-        try:
-            if lost:
-                return {}  # their jobs are cancelled below, at once
-            # Once the loop has ended (the consumer closing), the shutdown drained already.
-            drain_s = 0.0 if self._shutting_down else self._limits.drain_timeout_s
-            deadline = time.monotonic() + drain_s
-            abandoned = await self._jobs.drain(theirs, deadline, _REVOKE_REPORT_GRACE_S)
-            if abandoned:
-                log.warning(
-                    "revoke: abandoned in-flight events, read again by the next owner",
-                    extra={"count": abandoned},
-                )
-            return self._offsets_of(leaving)  # a held tracking record keeps its offset here
-        finally:
-            # Also when the source gave up waiting and cancelled this: nothing of the
-            # partitions is left behind, unless they were assigned here again meanwhile.
-            gone = {p for p in leaving if self._epochs.get(p) == epochs[p]}
-            self._forget(gone, lost)
-
-    def _forget(self, gone: set[TopicPartition], lost: bool) -> None:
-        """Drop the partitions' state; cancel what still runs of them (all of it, if lost)."""
-        abandoned = self._jobs.abandon(lambda lane: _partition_of(lane) in gone)
-        if abandoned:
-            log.warning(
-                "abandoned in-flight events: their next owner reads them again",
-                extra={"count": abandoned, "lost": lost},
-            )
-        if self._tracking is not None:
-            self._tracking.forget(gone)
-        for partition in gone:
-            self._epochs.pop(partition, None)
-            self._offsets.forget(partition)
-            self._intake.forget(partition)
-            self._assigned_at_offset.pop(partition, None)
-        self._ledger.forget(gone)
+        return await self._rebalance.on_revoke(partitions, lost)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -317,7 +248,7 @@ class Relay:
         self._intake.taken(record)
         self._offsets.started(partition, record.offset)
         lane = (record.topic, record.partition, record.key if record.key else record.offset)
-        job = partial(self._handle, record, lane, self._epochs.get(partition))
+        job = partial(self._handle, record, lane, self._rebalance.epoch(partition))
         self._scheduler.submit(lane, job)
 
     def _take_tracking(self, record: InputRecord) -> None:
@@ -351,23 +282,20 @@ class Relay:
     async def _check(self, held: Held) -> None:
         await self._handler.check(held)
         self._offsets.done(held.partition, held.offset)
-        self._progress.set()
 
     async def _dead_letter(self, record: InputRecord, error: DecodeError) -> None:
         await self._handler.dead_letter(record, error)
         self._offsets.done((record.topic, record.partition), record.offset)
-        self._progress.set()
 
     async def _handle(self, record: InputRecord, lane: Lane, epoch: int | None) -> None:
         partition = (record.topic, record.partition)
 
         def current() -> bool:
-            return self._epochs.get(partition) == epoch
+            return self._rebalance.epoch(partition) == epoch
 
         handled = await self._handler.record(record, lane, current)
         if handled.done and current():
             self._offsets.done(partition, record.offset)
-        self._progress.set()
         if handled.stopped:
             raise asyncio.CancelledError
 
@@ -390,7 +318,7 @@ class Relay:
     def _position(self, partition: TopicPartition) -> int:
         """Where the done prefix stands (before any record is done: where it was assigned)."""
         position = self._offsets.position(partition)
-        return position if position is not None else self._assigned_at_offset.get(partition, -1)
+        return position if position is not None else self._rebalance.assigned_at(partition)
 
     async def _commit(self, offsets: Offsets) -> None:
         """A commit refused (a rebalance, a broker away) is offered again at the next turn,
@@ -443,7 +371,7 @@ class Relay:
                 "shutdown: abandoned in-flight events, read again by the next owner",
                 extra={"count": abandoned},
             )
-        self._shutting_down = True
+        self._rebalance.closing = True
         try:
             await self._commit(self._offsets_of(set(source.assigned)))
             await source.close()
@@ -460,9 +388,3 @@ class Relay:
         if self._source is None:
             raise RuntimeError("Relay.attach(source) must be called before run()")
         return self._source
-
-
-def _partition_of(lane: object) -> TopicPartition | None:
-    if isinstance(lane, tuple) and len(lane) == 3:
-        return (lane[0], lane[1])
-    return None

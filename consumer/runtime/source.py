@@ -371,8 +371,8 @@ class KafkaSource:
             offsets = drained.result(timeout=self._rebalance_timeout_s)
             if not lost:
                 self.commit(offsets)
-        except Exception:
-            drained.cancel()  # overran: it must not go on touching partitions given up  # the partitions go all the same: what was not committed is read again
+        except Exception:  # the partitions go all the same: what was not committed is read again
+            drained.cancel()  # overran: it must not go on touching partitions given up
             log.exception("revoking partitions failed; their offsets are not committed")
         finally:  # never a stale assignment: a shutdown must not commit partitions gone
             self._assigned.difference_update(removed)
