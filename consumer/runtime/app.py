@@ -14,7 +14,6 @@ from contextlib import suppress
 from consumer.config import (
     IoSettings,
     ObservabilitySettings,
-    RuntimeSettings,
     Settings,
     TrackingSettings,
 )
@@ -192,7 +191,7 @@ async def run_relay(
                 helper_client_config(settings.kafka), settings.kafka.status_topic
             ),
             commit_policy=CommitPolicy(settings.runtime.commit_interval_s),
-            limits=_limits(settings.runtime),
+            limits=_limits(settings),
             observer=metrics,
             probe_interval_s=settings.observability.lag_interval_s,
             tracking=tracking,
@@ -263,13 +262,23 @@ class ShutdownWatchdog:
         os._exit(EXIT_SHUTDOWN_OVERRAN)
 
 
-def _limits(runtime: RuntimeSettings) -> RelayLimits:
+def _limits(settings: Settings) -> RelayLimits:
+    runtime = settings.runtime
     return RelayLimits(
         runtime.max_in_flight,
         runtime.drain_timeout_s,
         runtime.shutdown_timeout_s,
         runtime.ledger_lookback,
+        session_timeout_s=_session_timeout_s(settings.kafka.client),
     )
+
+
+def _session_timeout_s(client: Mapping[str, object]) -> float:
+    """librdkafka's session.timeout.ms, as the group sees this member (45 s by default)."""
+    try:
+        return float(str(client.get("session.timeout.ms", 45_000))) / 1000
+    except ValueError:
+        return 45.0  # librdkafka refuses it at start-up, with its own message
 
 
 def _operations_server(

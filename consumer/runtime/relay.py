@@ -82,6 +82,8 @@ class RelayLimits:
     drain_timeout_s: float = 20.0
     shutdown_timeout_s: float = 30.0
     ledger_lookback: int = DEFAULT_LOOKBACK
+    session_timeout_s: float = 45.0
+    """The group's (session.timeout.ms): a freeze this long has cost the membership."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ class Relay:
         self._limits = limits or RelayLimits()
         self._offsets = OffsetTracker()
         self._ledger = Ledger(self._limits.ledger_lookback)
-        self._freeze = FreezeGuard()
+        self._freeze = FreezeGuard(session_timeout_s=self._limits.session_timeout_s)
         self._freeze_watch: asyncio.Task[None] | None = None
         self._jobs = Jobs(self._limits.max_in_flight, self._freeze.clearance)
         self._scheduler = self._jobs.scheduler
@@ -224,9 +226,11 @@ class Relay:
     # -- rebalance hooks (see rebalance.py) ----------------------------------------------
 
     def on_assign(self, committed: Committed) -> None:
+        self._freeze.group_spoke()
         self._rebalance.on_assign(committed)
 
     async def on_revoke(self, partitions: list[TopicPartition], lost: bool = False) -> Offsets:
+        self._freeze.group_spoke()
         return await self._rebalance.on_revoke(partitions, lost)
 
     # -- the steps ------------------------------------------------------------------------

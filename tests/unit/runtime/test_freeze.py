@@ -21,6 +21,7 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(round(seconds, 3))
         self.now += seconds
+        await asyncio.sleep(0)  # others run meanwhile, as they would
 
 
 def _guard(clock: Clock) -> FreezeGuard:
@@ -105,3 +106,32 @@ async def test_a_second_freeze_during_the_hold_holds_again() -> None:
     await guard.clearance()
 
     assert clock.slept == [5.0, 5.0]
+
+
+async def test_a_freeze_past_the_session_timeout_holds_until_the_group_speaks() -> None:
+    clock = Clock()
+    guard = FreezeGuard(session_timeout_s=10.0, hold_s=5.0, clock=clock, sleep=clock.sleep)
+    clock.now += 30.0  # expelled for certain
+    waiting = asyncio.create_task(guard.clearance())
+    for _ in range(100):  # 10 s of the fake clock: past the 5 s hold, still no word
+        await asyncio.sleep(0)
+    assert not waiting.done()
+
+    guard.group_spoke()  # the loss came: the lost partitions' jobs are cancelled
+
+    async with asyncio.timeout(1):
+        await waiting
+    assert sum(clock.slept) >= 5.0
+
+
+async def test_with_no_word_from_the_group_the_hold_gives_up_at_its_longest() -> None:
+    clock = Clock()
+    guard = FreezeGuard(
+        session_timeout_s=10.0, hold_s=5.0, longest_hold_s=20.0, clock=clock, sleep=clock.sleep
+    )
+    clock.now += 30.0
+
+    async with asyncio.timeout(1):
+        await guard.clearance()
+
+    assert 19.9 <= sum(clock.slept) <= 20.2
