@@ -144,6 +144,36 @@ class _Answer:
     attempts: int
 
 
+class _Wire:
+    """The last moment before a submit's bytes leave, through httpcore's trace extension.
+
+    A request may wait in the connection pool after its Sending cleared it: a freeze there,
+    and it would go out on waking, next to the new owner's. So the Sending clears it again
+    right before its headers are written; and a cancel before that point sent nothing."""
+
+    __slots__ = ("_sending", "_traced", "_written")
+
+    def __init__(self, sending: Sending | None) -> None:
+        self._sending = sending
+        self._traced = False
+        self._written = False
+
+    @property
+    def extensions(self) -> dict[str, Any] | None:
+        return None if self._sending is None else {"trace": self._trace}
+
+    @property
+    def unsent(self) -> bool:
+        """Known not to have written a byte (False when no trace came: a mock transport)."""
+        return self._traced and not self._written
+
+    async def _trace(self, event: str, _info: dict[str, Any]) -> None:
+        self._traced = True
+        if self._sending is not None and event.endswith("send_request_headers.started"):
+            await self._sending.cleared()
+            self._written = True
+
+
 class IoClient:
     def __init__(
         self,
@@ -319,6 +349,7 @@ class IoClient:
         headers = {KEY_HEADER: service.key.get_secret_value()}
         reached_io = False
         out = False  # whether `sending` was told
+        wire = _Wire(sending)
         try:
             if sending is not None:
                 await sending.cleared()  # held after a freeze; cancelled there, nothing went
@@ -328,9 +359,11 @@ class IoClient:
             reached_io = True  # unless shown otherwise, the gateway may have counted the call
             async with asyncio.timeout(self._timeouts.total_s):
                 http = next(self._next_pool)
-                response = await http.request(method, path, json=body, headers=headers)
+                response = await http.request(
+                    method, path, json=body, headers=headers, extensions=wire.extensions
+                )
         except asyncio.CancelledError:
-            if not out or repeatable:
+            if not out or repeatable or wire.unsent:
                 raise
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             raise SubmitInterrupted(

@@ -47,6 +47,11 @@ class Jobs:
     def finished(self, lane: Lane) -> None:
         self._sending.pop(lane, None)
 
+    async def cleared(self) -> None:
+        """Return when a job may write: at once, unless the process was just frozen."""
+        if self._clearance is not None:
+            await self._clearance()
+
     def cap(self, deadline: float, grace_s: float) -> None:
         """No drain, running or to come, goes past `deadline` (then `grace_s` for reports)."""
         self._cap = (deadline, grace_s)

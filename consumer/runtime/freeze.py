@@ -1,13 +1,18 @@
-"""The freeze guard: after the process was frozen, no submit goes out until the group has
-had its say.
+"""The freeze guard: after the process was frozen, no submit goes out and no record is
+written until the group has had its say.
 
 A replica frozen past the session timeout (SIGSTOP, a VM paused, a container throttled) is
 out of the group when it wakes: its partitions belong to another member, which has read
 their ledger and is sending their events. But its own jobs wake too, and librdkafka tells
 it the partitions are lost only once it has heartbeated again, about a second later. A job
-that was about to submit would send its message a second time meanwhile.
+that was about to submit would send its message a second time meanwhile, and one about to
+report would write a second record for an event the new owner has settled.
 
-So a tick on the loop watches for gaps, and after one longer than `gap_s` submits are held:
+Submits are cleared twice: before they wait for a connection, and right before their bytes
+leave (consumer.io.client), since a request may wait in the pool through the freeze.
+
+So a tick on the loop watches for gaps, and after one longer than `gap_s` submits and
+reports are held:
 - a gap shorter than the session timeout cannot have cost the membership by itself, but
   heartbeats may have been failing before it: held for `hold_s`, enough for librdkafka to
   heartbeat and hand over any loss;

@@ -78,6 +78,9 @@ class Handler:
         finally:
             self._jobs.finished(lane)
         dead = dead_letter(record, processed.invalid) if processed.invalid else None
+        # After a freeze, not a word until the group has said the partition is still ours:
+        # lost meanwhile, the job is cancelled here, and the new owner reports the record.
+        await self._jobs.cleared()
         cancelled = await _finish(
             self._sink.report(
                 (partition, record.offset),

@@ -35,6 +35,8 @@ from consumer.io import (
     RatePolicy,
     Refused,
     RetryPolicy,
+    Sending,
+    SubmitInterrupted,
     Submitted,
     Timeouts,
     Unknown,
@@ -455,3 +457,43 @@ async def test_message_status_moves_from_accepted_to_processed_or_rejected(
     # Only the sending service sees its message, and only under its recipient.
     assert await client.get_message(other_service, ALLOWED, ids[ALLOWED]) == MessageNotFound(1)
     assert await client.get_message(service, BLOCKED, ids[ALLOWED]) == MessageNotFound(1)
+
+
+# --- the last moment before the bytes leave ----------------------------------------------------
+
+
+async def test_a_submit_held_at_the_wire_and_cancelled_never_reaches_io(
+    start_sandbox: SandboxFactory, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """After a freeze a request may already wait in the connection pool: the Sending clears it
+    again right before its headers are written, and a cancel there is a plain cancel."""
+    sandbox = start_sandbox(rate_limit="off", profiles=write_profiles(tmp_path, []))
+    client = make_client(sandbox)
+    asked: list[str] = []
+    at_the_wire = asyncio.Event()
+
+    async def clearance() -> None:
+        asked.append("cleared")
+        if len(asked) == 2:  # the second time: right before the headers
+            at_the_wire.set()
+            await asyncio.sleep(30)  # the freeze guard holding it
+
+    sending = Sending(clearance=clearance)
+    submit = asyncio.create_task(
+        client.submit(io_service(RatePolicy()), message_for(ALLOWED), sending)
+    )
+    async with asyncio.timeout(10):
+        await at_the_wire.wait()
+
+    submit.cancel()
+
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await submit
+    assert not isinstance(cancelled.value, SubmitInterrupted)
+    await asyncio.sleep(0.3)
+    assert sandbox.messages() == []
+
+    # The same client then sends, clearing each request twice: before the pool, at the wire.
+    outcome = await client.submit(io_service(RatePolicy()), message_for(ALLOWED), Sending())
+    assert isinstance(outcome, Submitted)
+    assert [m["fiscal_code"] for m in sandbox.messages()] == [ALLOWED]
