@@ -100,6 +100,7 @@ class Handler:
         try:
             record = held.record
             step = await self._tracking.check(record)
+            await self._jobs.cleared()  # after a freeze, as for a record: not a word yet
             await self._sink.report_lifecycle(step.statuses, record.key(), step.next)
         finally:
             self._tracking.finished(held)
