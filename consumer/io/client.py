@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -393,7 +394,9 @@ class IoClient:
         if remaining is not None and status != 429:  # a 429's own hold says when to go on
             service.limiter.observe_remaining(remaining)
         if status == 429:
-            retry_after = _retry_after(response)
+            # Never longer than two of the account's windows: a gateway's `inf`, `1e9` or
+            # far-off date would otherwise hold the whole account for good.
+            retry_after = _retry_after(response, 2 * service.limiter.policy.per_seconds)
             service.limiter.hold(retry_after if retry_after is not None else 1.0)
             self._observer.rate_limited(service.account, retry_after or 1.0)
             raise _Retry("IO answered 429", 429, retry_after)
@@ -453,19 +456,20 @@ def _int_header(response: httpx.Response, name: str) -> int | None:
         return None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from IO's gateway header, or a standard Retry-After (seconds or HTTP date)."""
+def _retry_after(response: httpx.Response, longest_s: float) -> float | None:
+    """Seconds from IO's gateway header, or a standard Retry-After (seconds or HTTP date),
+    at most `longest_s`; a value that is no finite number is ignored."""
     for name in RETRY_AFTER_HEADERS:
         value = response.headers.get(name)
         if value is None:
             continue
         try:
-            return max(0.0, float(value))
+            seconds = float(value)
         except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, when.timestamp() - time.time())
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, OverflowError):
+                continue
+        if math.isfinite(seconds):
+            return min(max(0.0, seconds), longest_s)
     return None

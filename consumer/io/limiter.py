@@ -131,6 +131,9 @@ class AccountLimiter:
 class Pacer(Protocol):
     """What the client needs of a limiter: an account's, or a share of one."""
 
+    @property
+    def policy(self) -> RatePolicy: ...
+
     async def acquire(self) -> float: ...
 
     def settle(self, *, counted: bool = True) -> None: ...

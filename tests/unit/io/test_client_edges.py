@@ -180,6 +180,37 @@ async def test_retry_after_as_an_http_date(
     assert recorder.arrivals[1] - recorder.arrivals[0] >= wait_s
 
 
+FAR_OFF = format_datetime(datetime(2999, 1, 1, tzinfo=UTC), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "held_s"),
+    [
+        ({"x-rate-limit-retry-after": "1e9"}, 0.1),
+        ({"retry-after": FAR_OFF}, 0.1),
+        ({"x-rate-limit-retry-after": "inf", "retry-after": "0.02"}, 0.02),
+        ({"x-rate-limit-retry-after": "nan", "retry-after": "-inf"}, 1.0),  # as with neither
+    ],
+    ids=["huge", "far-off-date", "infinite-skipped", "none-finite"],
+)
+async def test_retry_after_is_capped_at_two_windows_and_ignored_unless_finite(
+    io: respx.MockRouter,
+    make_client: ClientFactory,
+    headers: dict[str, str],
+    held_s: float,
+) -> None:
+    limiter = SpyLimiter(RatePolicy(calls=100, per_seconds=0.05))
+    recorder = Recorder(
+        httpx.Response(429, headers=headers), httpx.Response(200, json=ALLOWED_BODY)
+    )
+    io.post(PROFILES).mock(side_effect=recorder)
+
+    outcome = await make_client().get_profile(service(limiter), CITIZEN)
+
+    assert outcome == Profile(True, ("it_IT",), attempts=2)
+    assert limiter.holds == [pytest.approx(held_s)]
+
+
 async def test_gateway_retry_after_wins_over_retry_after_and_holds_the_whole_account(
     io: respx.MockRouter, make_client: ClientFactory, observer: CountingObserver
 ) -> None:
