@@ -214,11 +214,16 @@ class TrackingSettings(_Section):
         default=True, description="false: SUBMITTED is the last word on a message"
     )
     checks_after_s: Annotated[list[PositiveFloat], Field(min_length=1)] = Field(
-        default_factory=lambda: [30.0, 120.0, 600.0, 3600.0],
+        default_factory=lambda: [30.0, 120.0, 600.0, 3600.0, 21_600.0, 86_400.0],
         description="when to ask IO, in seconds after the submit, increasing",
     )
     then_every_s: PositiveFloat = Field(
-        default=3600.0, description="after the last of checks_after_s, how often to ask again"
+        default=172_800.0, description="after the last of checks_after_s, how often to ask again"
+    )
+    check_after_due_s: PositiveFloat | None = Field(
+        default=3600.0,
+        description="one more check this long after a payable message's due date, while its "
+        "payment is open (null: none)",
     )
     horizon_s: PositiveFloat = Field(
         default=172_800.0,

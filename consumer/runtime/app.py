@@ -108,6 +108,7 @@ def tracking_schedule(settings: TrackingSettings) -> TrackingSchedule:
         settings.then_every_s,
         settings.horizon_s,
         settings.premium_horizon_s,
+        settings.check_after_due_s,
     )
 
 
