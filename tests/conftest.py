@@ -3,5 +3,6 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.relay",
     "tests.fixtures.cluster",
+    "tests.fixtures.group",
     "tests.fixtures.prometheus",
 ]

@@ -34,23 +34,24 @@ import re
 import signal
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.chaos.test_group_member_dies import group_members
-from tests.chaos.test_rolling_update import stop_together
-from tests.fixtures.cluster import EventFeed, KafkaCluster, settle
-from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.cluster import EventFeed, settle
+from tests.fixtures.group import (
+    GroupFactory,
+    assert_stopped_in_time,
+    stop_together,
+    submitted_twice,
+)
 from tests.fixtures.relay import (
     DeliveryCheck,
-    RelayFactory,
     RelayProcess,
-    RelayTopics,
     SampleSet,
     Status,
     check_delivery,
@@ -59,9 +60,7 @@ from tests.fixtures.relay import (
     report_figures,
     status_count,
     wait_until,
-    write_relay_config,
 )
-from tests.fixtures.sandbox import SandboxFactory
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 
@@ -146,12 +145,6 @@ def handled_between(relay: RelayProcess, since: float, until: float | None) -> C
     )
 
 
-def submitted_twice(statuses: Sequence[Status]) -> int:
-    """SUBMITTED records beyond the first of each (event, rule)."""
-    copies = Counter((s.partition, s.offset, s.rule) for s in statuses if s.outcome == "SUBMITTED")
-    return sum(n - 1 for n in copies.values())
-
-
 def copies_sent_twice(accepted: Sequence[Mapping[str, Any]]) -> list[list[float]]:
     """For each message IO accepted more than once: when each copy was accepted (epoch s)."""
     copies: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
@@ -199,58 +192,29 @@ def settled_again_after_wake(
     return found
 
 
-def run_freeze(
-    scenario: Freeze,
-    *,
-    kafka_cluster: KafkaCluster,
-    cluster_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
-) -> FrozenRun:
-    bootstrap = kafka_cluster.bootstrap
+def run_freeze(scenario: Freeze, start_group: GroupFactory) -> FrozenRun:
     pool = generate_events(scenario.first_batch + SECOND_BATCH)
     first = SampleSet(pool.events[: scenario.first_batch], pool.profiles)
     second = SampleSet(pool.events[scenario.first_batch :], pool.profiles)
-    topics = RelayTopics(
-        cluster_topic("events", partitions=PARTITIONS),
-        cluster_topic("status", partitions=PARTITIONS),
-        cluster_topic("dlq"),
-    )
-    sandbox = start_sandbox(
-        profiles=pool.profiles_document(), rate_limit="off", latency_ms=scenario.latency_ms
-    )
-    group = f"relay-{topics.events}"
-    config = write_relay_config(
-        tmp_path / "relay.yaml",
-        bootstrap=bootstrap,
-        topics=topics,
-        group=group,
-        base_url=sandbox.base_url,
+    replicas = start_group(
+        pool=pool,
+        names=[f"replica-{n}" for n in range(1, REPLICAS + 1)],
+        partitions=PARTITIONS,
         max_in_flight=MAX_IN_FLIGHT,
-        client=GROUP_CLIENT,
         shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
         drain_timeout_s=DRAIN_TIMEOUT_S,
-    )
-    relays = [
-        start_relay(config, scenario.env, name=f"replica-{n}") for n in range(1, REPLICAS + 1)
-    ]
-    frozen, survivors = relays[1], [relays[0], relays[2]]
-    admin = kafka_cluster.admin()
-
-    def members_share_all_partitions(count: int) -> bool:
-        members = group_members(admin, group)
-        return (
-            len(members) == count and all(members.values()) and sum(members.values()) == PARTITIONS
-        )
-
-    wait_until(
-        lambda: members_share_all_partitions(REPLICAS),
+        latency_ms=scenario.latency_ms,
+        client=GROUP_CLIENT,
+        env=scenario.env,
         timeout=PHASE_BOUND_S,
-        what="three replicas sharing the partitions",
-        watch=relays,
-        interval=0.5,
     )
+    bootstrap, topics, sandbox, relays = (
+        replicas.bootstrap,
+        replicas.topics,
+        replicas.sandbox,
+        replicas.relays,
+    )
+    frozen, survivors = relays[1], [relays[0], relays[2]]
     first_feed = EventFeed(
         bootstrap,
         topics.events,
@@ -286,12 +250,8 @@ def run_freeze(
         feed = EventFeed(
             bootstrap, topics.events, second, per_second=scenario.second_per_second, chunk=50
         ).start()
-        handover_s = wait_until(
-            lambda: members_share_all_partitions(REPLICAS - 1),
-            timeout=PHASE_BOUND_S,
-            what="the two others holding every partition",
-            watch=survivors,
-            interval=0.5,
+        handover_s = replicas.wait_sharing(
+            REPLICAS - 1, "the two others holding every partition", survivors, PHASE_BOUND_S
         )
         time.sleep(max(0.0, frozen_at + FROZEN_S - time.time()))
     finally:
@@ -299,12 +259,8 @@ def run_freeze(
     woke_at = time.time()
     produced_while_frozen = feed.count
 
-    rejoin_s = wait_until(
-        lambda: members_share_all_partitions(REPLICAS),
-        timeout=PHASE_BOUND_S,
-        what="the woken replica back in the group with a share",
-        watch=relays,
-        interval=0.5,
+    rejoin_s = replicas.wait_sharing(
+        REPLICAS, "the woken replica back in the group with a share", relays, PHASE_BOUND_S
     )
     time.sleep(RUN_ON_S)
     feed.stop()
@@ -375,11 +331,13 @@ def run_freeze(
     )
 
 
-def assert_stopped_in_time(run: FrozenRun) -> None:
-    late = {name: took for name, took in run.stop_s.items() if took > STOP_BOUND_S}
-    assert late == {}, f"replicas that took more than {STOP_BOUND_S} s to stop: {late}"
-    codes = {relay.name: relay.returncode for relay in run.relays}
-    assert set(codes.values()) == {0}, f"exit codes: {codes}"
+Freezer = Callable[[Freeze], FrozenRun]
+
+
+@pytest.fixture
+def freeze(start_group: GroupFactory) -> Freezer:
+    """Runs a scenario on this test's cluster, topics, sandbox and relays."""
+    return partial(run_freeze, start_group=start_group)
 
 
 BETWEEN_BATCHES = Freeze(
@@ -406,22 +364,11 @@ MID_BATCH = Freeze(
 
 
 def test_a_replica_frozen_past_the_session_timeout_sends_nothing_twice_when_it_wakes(
-    kafka_cluster: KafkaCluster,
-    cluster_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
+    freeze: Freezer,
 ) -> None:
-    run = run_freeze(
-        BETWEEN_BATCHES,
-        kafka_cluster=kafka_cluster,
-        cluster_topic=cluster_topic,
-        start_sandbox=start_sandbox,
-        start_relay=start_relay,
-        tmp_path=tmp_path,
-    )
+    run = freeze(BETWEEN_BATCHES)
     check = run.check
-    assert_stopped_in_time(run)
+    assert_stopped_in_time(run.stop_s, run.relays, STOP_BOUND_S)
     assert run.lost == 0, f"{run.lost} of {len(run.samples.events)} events have no terminal status"
     assert run.lost_logged_at is not None, f"{run.frozen.name} never logged its partitions lost"
     assert sum(run.handled_before_loss.values()) == 0, (
@@ -439,21 +386,10 @@ def test_a_replica_frozen_past_the_session_timeout_sends_nothing_twice_when_it_w
 
 
 def test_a_replica_frozen_mid_batch_sends_twice_only_what_was_out_at_the_freeze(
-    kafka_cluster: KafkaCluster,
-    cluster_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
+    freeze: Freezer,
 ) -> None:
-    run = run_freeze(
-        MID_BATCH,
-        kafka_cluster=kafka_cluster,
-        cluster_topic=cluster_topic,
-        start_sandbox=start_sandbox,
-        start_relay=start_relay,
-        tmp_path=tmp_path,
-    )
-    assert_stopped_in_time(run)
+    run = freeze(MID_BATCH)
+    assert_stopped_in_time(run.stop_s, run.relays, STOP_BOUND_S)
     assert run.lost == 0, f"{run.lost} of {len(run.samples.events)} events have no terminal status"
     assert run.lost_logged_at is not None, f"{run.frozen.name} never logged its partitions lost"
     twice = copies_sent_twice(run.accepted)

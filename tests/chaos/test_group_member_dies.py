@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from tests.fixtures.group import group_members
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import produce
 from tests.fixtures.relay import (
@@ -44,21 +43,6 @@ MEMBERS = 3
 MAX_IN_FLIGHT = 32
 PHASE_BOUND_S = 90.0
 WINDOW_S = 2.0
-
-
-def group_members(admin: AdminClient, group: str) -> dict[str, int]:
-    """Member id → number of partitions, when the group is stable; {} otherwise."""
-    try:
-        described: Any = admin.describe_consumer_groups([group], request_timeout=10)[group].result(
-            timeout=15
-        )
-    except KafkaException:  # not formed yet, or its coordinator is loading
-        return {}
-    if described.state != ConsumerGroupState.STABLE:
-        return {}
-    return {
-        member.member_id: len(member.assignment.topic_partitions) for member in described.members
-    }
 
 
 def test_a_member_killed_mid_run_hands_its_partitions_over_without_loss(

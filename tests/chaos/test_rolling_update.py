@@ -9,21 +9,16 @@ one terminal status each, every message sent once.
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.chaos.test_group_member_dies import group_members
-from tests.fixtures.cluster import EventFeed, KafkaCluster, settle
-from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.cluster import EventFeed, settle
+from tests.fixtures.group import GroupFactory, assert_stopped_in_time, stop_together
 from tests.fixtures.relay import (
     FAST_GROUP_CLIENT,
     RelayFactory,
     RelayProcess,
-    RelayTopics,
     assigned_at,
     check_delivery,
     generate_events,
@@ -31,9 +26,7 @@ from tests.fixtures.relay import (
     report_figures,
     status_count,
     wait_until,
-    write_relay_config,
 )
-from tests.fixtures.sandbox import SandboxFactory
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 
@@ -47,27 +40,7 @@ SHUTDOWN_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 5.0
 STOP_BOUND_S = SHUTDOWN_TIMEOUT_S + 5.0
 # Bounds against a hung test, not performance claims.
-STOP_GIVE_UP_S = 60.0
 PHASE_BOUND_S = 90.0
-
-
-def stop_together(relays: Sequence[RelayProcess]) -> dict[str, float]:
-    """SIGTERM to every relay at once; the seconds each took to exit (polled every 20 ms).
-    One still running after STOP_GIVE_UP_S is killed, its time reported as infinite."""
-    signalled = time.monotonic()
-    for relay in relays:
-        relay.terminate()
-    took: dict[str, float] = {}
-    while len(took) < len(relays) and time.monotonic() - signalled < STOP_GIVE_UP_S:
-        for relay in relays:
-            if relay.name not in took and not relay.running:
-                took[relay.name] = time.monotonic() - signalled
-        time.sleep(0.02)
-    for relay in relays:
-        if relay.name not in took:
-            relay.kill()
-            took[relay.name] = math.inf
-    return took
 
 
 def holds_partitions(relay: RelayProcess) -> Callable[[], bool]:
@@ -75,46 +48,26 @@ def holds_partitions(relay: RelayProcess) -> Callable[[], bool]:
 
 
 def test_a_rolling_update_and_a_scale_down_stop_every_replica_in_time_without_loss_or_duplicates(
-    kafka_cluster: KafkaCluster,
-    cluster_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
+    start_group: GroupFactory, start_relay: RelayFactory
 ) -> None:
-    bootstrap = kafka_cluster.bootstrap
     pool = generate_events(EVENTS)
-    topics = RelayTopics(
-        cluster_topic("events", partitions=PARTITIONS),
-        cluster_topic("status", partitions=PARTITIONS),
-        cluster_topic("dlq"),
-    )
-    sandbox = start_sandbox(profiles=pool.profiles_document(), rate_limit="off", latency_ms=20)
-    group = f"relay-{topics.events}"
-    config = write_relay_config(
-        tmp_path / "relay.yaml",
-        bootstrap=bootstrap,
-        topics=topics,
-        group=group,
-        base_url=sandbox.base_url,
+    replicas = start_group(
+        pool=pool,
+        names=[f"old-{n}" for n in range(1, REPLICAS + 1)],
+        partitions=PARTITIONS,
         max_in_flight=MAX_IN_FLIGHT,
-        client=FAST_GROUP_CLIENT,
         shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
         drain_timeout_s=DRAIN_TIMEOUT_S,
-    )
-    old = [start_relay(config, name=f"old-{n}") for n in range(1, REPLICAS + 1)]
-    admin = kafka_cluster.admin()
-
-    def replicas_share_all_partitions() -> bool:
-        members = group_members(admin, group)
-        return len(members) == REPLICAS and sum(members.values()) == PARTITIONS
-
-    wait_until(
-        replicas_share_all_partitions,
+        client=FAST_GROUP_CLIENT,
         timeout=PHASE_BOUND_S,
-        what="three replicas sharing the partitions",
-        watch=old,
-        interval=0.5,
     )
+    bootstrap, topics, sandbox, config = (
+        replicas.bootstrap,
+        replicas.topics,
+        replicas.sandbox,
+        replicas.config,
+    )
+    old = replicas.relays
     feed = EventFeed(bootstrap, topics.events, pool, per_second=PER_SECOND, chunk=200).start()
     wait_until(
         lambda: status_count(bootstrap, topics.status) >= 300,
@@ -175,10 +128,8 @@ def test_a_rolling_update_and_a_scale_down_stop_every_replica_in_time_without_lo
             "duplicate_records": check.duplicate_records,
         },
     )
-    late = {name: took for name, took in stop_s.items() if took > STOP_BOUND_S}
-    assert late == {}, f"replicas that took more than {STOP_BOUND_S} s to stop: {late}"
+    assert_stopped_in_time(stop_s, relays, STOP_BOUND_S)
     assert lost == 0
     assert check.problems == [], check.explain()
     assert check.duplicate_submissions == check.orphan_submissions == 0
     assert len(accepted) == len(samples.submitted())
-    assert [relay.returncode for relay in relays] == [0] * len(relays)

@@ -18,20 +18,17 @@ runtime.shutdown_timeout_s + 5 s of its SIGTERM at the end, as in test_rolling_u
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
-from tests.chaos.test_group_member_dies import group_members
-from tests.chaos.test_rolling_update import stop_together
 from tests.fixtures.cluster import EventFeed, KafkaCluster, settle
-from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.group import (
+    GroupFactory,
+    assert_stopped_in_time,
+    stop_together,
+    submitted_twice,
+)
 from tests.fixtures.relay import (
-    RelayFactory,
-    RelayTopics,
-    Status,
     assigned_at,
     check_delivery,
     generate_events,
@@ -39,9 +36,7 @@ from tests.fixtures.relay import (
     report_figures,
     status_count,
     wait_until,
-    write_relay_config,
 )
-from tests.fixtures.sandbox import SandboxFactory
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 
@@ -61,55 +56,25 @@ STOP_BOUND_S = SHUTDOWN_TIMEOUT_S + 5.0
 PHASE_BOUND_S = 90.0
 
 
-def submitted_twice(statuses: Sequence[Status]) -> int:
-    """SUBMITTED records beyond the first of each (event, rule)."""
-    copies = Counter((s.partition, s.offset, s.rule) for s in statuses if s.outcome == "SUBMITTED")
-    return sum(n - 1 for n in copies.values())
-
-
 def test_killing_the_broker_that_leads_a_status_partition_loses_and_duplicates_nothing(
-    kafka_cluster: KafkaCluster,
-    cluster_topic: TopicFactory,
-    start_sandbox: SandboxFactory,
-    start_relay: RelayFactory,
-    tmp_path: Path,
+    kafka_cluster: KafkaCluster, start_group: GroupFactory
 ) -> None:
-    bootstrap = kafka_cluster.bootstrap
     pool = generate_events(EVENTS)
-    topics = RelayTopics(
-        cluster_topic("events", partitions=PARTITIONS),
-        cluster_topic("status", partitions=PARTITIONS),
-        cluster_topic("dlq"),
-    )
-    sandbox = start_sandbox(profiles=pool.profiles_document(), rate_limit="off", latency_ms=20)
-    group = f"relay-{topics.events}"
-    config = write_relay_config(
-        tmp_path / "relay.yaml",
-        bootstrap=bootstrap,
-        topics=topics,
-        group=group,
-        base_url=sandbox.base_url,
+    replicas = start_group(
+        pool=pool,
+        names=[f"replica-{n}" for n in range(1, REPLICAS + 1)],
+        partitions=PARTITIONS,
         max_in_flight=MAX_IN_FLIGHT,
         shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
         drain_timeout_s=DRAIN_TIMEOUT_S,
-    )
-    relays = [start_relay(config, name=f"replica-{n}") for n in range(1, REPLICAS + 1)]
-    admin = kafka_cluster.admin()
-
-    def replicas_share_all_partitions() -> bool:
-        members = group_members(admin, group)
-        return (
-            len(members) == REPLICAS
-            and all(members.values())
-            and sum(members.values()) == PARTITIONS
-        )
-
-    wait_until(
-        replicas_share_all_partitions,
         timeout=PHASE_BOUND_S,
-        what="three replicas sharing the partitions",
-        watch=relays,
-        interval=0.5,
+    )
+    bootstrap, topics, sandbox, relays, admin = (
+        replicas.bootstrap,
+        replicas.topics,
+        replicas.sandbox,
+        replicas.relays,
+        replicas.admin,
     )
     feed = EventFeed(bootstrap, topics.events, pool, per_second=PER_SECOND, chunk=100).start()
     wait_until(
@@ -180,8 +145,7 @@ def test_killing_the_broker_that_leads_a_status_partition_loses_and_duplicates_n
             "duplicate_records": check.duplicate_records,
         },
     )
-    late = {name: took for name, took in stop_s.items() if took > STOP_BOUND_S}
-    assert late == {}, f"replicas that took more than {STOP_BOUND_S} s to stop: {late}"
+    assert_stopped_in_time(stop_s, relays, STOP_BOUND_S)
     assert new_leader not in {killed, -1}, f"status[0] led by {new_leader} after node {killed} died"
     assert lost == 0, f"{lost} of {len(samples.events)} events have no terminal status"
     assert check.problems == [], check.explain()
@@ -192,5 +156,3 @@ def test_killing_the_broker_that_leads_a_status_partition_loses_and_duplicates_n
     assert len(accepted) == len(samples.submitted()), (
         f"{len(accepted)} submissions for {len(samples.submitted())} events to send"
     )
-    codes = {relay.name: relay.returncode for relay in relays}
-    assert set(codes.values()) == {0}, f"exit codes: {codes}"
