@@ -229,10 +229,6 @@ class IoClient:
             return ProfileNotFound(attempts)
         return Refused(response.status_code, _detail(response), attempts)
 
-    @property
-    def lost_submit(self) -> LostSubmit:
-        return self._lost_submit
-
     async def submit(
         self, service: IoService, message: NewMessage, sending: Sending | None = None
     ) -> SubmitOutcome:

@@ -32,8 +32,6 @@ class KeyedScheduler:
         self._running: dict[Lane, asyncio.Task[None]] = {}
         self._held = 0
         self._failure: BaseException | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._released = asyncio.Event()
 
     @property
@@ -52,22 +50,12 @@ class KeyedScheduler:
     def submit(self, key: Lane, job: Job) -> None:
         """Run `job` after every job submitted before it with the same key."""
         self._held += 1
-        self._idle.clear()
         lane = self._lanes.get(key)
         if lane is not None:
             lane.waiting.append(job)
             return
         self._lanes[key] = _Queue(deque())
         self._start(key, job)
-
-    async def wait_idle(self, timeout_s: float | None = None) -> bool:
-        """Wait until nothing is held; False if the timeout came first."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
 
     async def wait_until_held_at_most(self, count: int) -> None:
         """Until no more than `count` jobs are held (wake-ups come after the count drops)."""
@@ -86,8 +74,6 @@ class KeyedScheduler:
                 lane.waiting.clear()
         if dropped:
             self._released.set()
-        if self._held == 0:
-            self._idle.set()
         return dropped
 
     def running(self, which: Callable[[Lane], bool] = lambda _: True) -> list[Lane]:
@@ -136,8 +122,6 @@ class KeyedScheduler:
         else:
             del self._lanes[key]
             del self._running[key]
-        if self._held == 0:
-            self._idle.set()
 
 
 async def _call(job: Job) -> None:
