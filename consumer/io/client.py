@@ -146,11 +146,14 @@ class _Answer:
 
 
 class _Wire:
-    """The last moment before a submit's bytes leave, through httpcore's trace extension.
+    """The last moments before a submit's bytes leave, through httpcore's trace extension.
 
     A request may wait in the connection pool after its Sending cleared it: a freeze there,
     and it would go out on waking, next to the new owner's. So the Sending clears it again
-    right before its headers are written; and a cancel before that point sent nothing."""
+    right before its headers are written, and once more before its body: a freeze between
+    the two (or between the first clearance and the headers' write) is caught there, and a
+    request whose body never left is one IO cannot act on. A cancel before the body's write
+    sent nothing IO could accept."""
 
     __slots__ = ("_sending", "_traced", "_written")
 
@@ -165,13 +168,16 @@ class _Wire:
 
     @property
     def unsent(self) -> bool:
-        """Known not to have written a byte (False when no trace came: a mock transport)."""
+        """Known not to have written its body (False when no trace came: a mock transport)."""
         return self._traced and not self._written
 
     async def _trace(self, event: str, _info: dict[str, Any]) -> None:
         self._traced = True
-        if self._sending is not None and event.endswith("send_request_headers.started"):
+        if self._sending is None:
+            return
+        if event.endswith(("send_request_headers.started", "send_request_body.started")):
             await self._sending.cleared()
+        if event.endswith("send_request_body.started"):
             self._written = True
 
 
@@ -373,6 +379,8 @@ class IoClient:
             raise _Retry(f"cannot reach IO ({type(exc).__name__})") from None
         except (TimeoutError, httpx.TransportError) as exc:
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
+            if wire.unsent:  # its body never left: IO cannot have acted on it
+                raise _Retry(f"cannot reach IO ({type(exc).__name__})") from None
             detail = f"the answer never came ({type(exc).__name__})"
             raise (_Retry(detail, lost=True) if repeatable else _AnswerLost(detail, 0)) from None
         finally:  # the gateway counted it by now, if ever: the window runs from here

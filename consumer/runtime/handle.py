@@ -81,6 +81,10 @@ class Handler:
         # After a freeze, not a word until the group has said the partition is still ours:
         # lost meanwhile, the job is cancelled here, and the new owner reports the record.
         await self._jobs.cleared()
+        if not current():
+            # Lost or given up meanwhile: the new owner read its ledger without this job's
+            # word, and reports the record itself. A record now would be a second one.
+            return Handled(done=False, stopped=True)
         cancelled = await _finish(
             self._sink.report(
                 (partition, record.offset),

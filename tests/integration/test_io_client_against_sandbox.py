@@ -493,7 +493,38 @@ async def test_a_submit_held_at_the_wire_and_cancelled_never_reaches_io(
     await asyncio.sleep(0.3)
     assert sandbox.messages() == []
 
-    # The same client then sends, clearing each request twice: before the pool, at the wire.
+    # The same client then sends, clearing each request before the pool and at the wire.
     outcome = await client.submit(io_service(RatePolicy()), message_for(ALLOWED), Sending())
     assert isinstance(outcome, Submitted)
     assert [m["fiscal_code"] for m in sandbox.messages()] == [ALLOWED]
+
+
+async def test_a_submit_frozen_between_its_headers_and_its_body_is_held_and_never_accepted(
+    start_sandbox: SandboxFactory, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """A freeze after the headers' write, before the body's: the Sending clears the body too,
+    so the hold catches it there, and a cancel there sent nothing IO could act on."""
+    sandbox = start_sandbox(rate_limit="off", profiles=write_profiles(tmp_path, []))
+    client = make_client(sandbox)
+    asked: list[str] = []
+    before_the_body = asyncio.Event()
+
+    async def clearance() -> None:
+        asked.append("cleared")
+        if len(asked) == 3:  # before the pool, before the headers, then before the body
+            before_the_body.set()
+            await asyncio.sleep(30)  # the freeze guard holding it
+
+    submit = asyncio.create_task(
+        client.submit(io_service(RatePolicy()), message_for(ALLOWED), Sending(clearance=clearance))
+    )
+    async with asyncio.timeout(10):
+        await before_the_body.wait()
+
+    submit.cancel()
+
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await submit
+    assert not isinstance(cancelled.value, SubmitInterrupted)
+    await asyncio.sleep(0.3)
+    assert sandbox.messages() == []

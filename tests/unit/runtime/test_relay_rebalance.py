@@ -205,6 +205,9 @@ async def test_lost_partitions_are_cancelled_at_once_and_nothing_is_committed_fo
         r.source.feed(record(1, 0))
         await until(lambda: r.source.committed.get(P1, (0, None))[0] == 1)
     assert (0, 3) not in r.processor.calls
+    # The submit cut off by the loss reports nothing: the new owner read its ledger without
+    # this job's word, and an UNKNOWN now would be a second terminal record.
+    assert r.sink.statuses_of(0, 1) == []
     assert [o for o, _meta in committed_before] == [1]
     assert r.source.commits_of(P0) == committed_before
     assert [c for c in r.source.commits if c.via == "revoke"] == []  # the loss commits nothing
