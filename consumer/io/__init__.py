@@ -17,6 +17,7 @@ from consumer.io.outcomes import (
     Submitted,
     Unknown,
 )
+from consumer.io.pace import Pace
 from consumer.io.profiles import ProfileCache
 from consumer.io.sending import Sending, SubmitInterrupted
 
@@ -33,6 +34,7 @@ __all__ = [
     "MessageState",
     "NewMessage",
     "NoObserver",
+    "Pace",
     "Pacer",
     "Profile",
     "ProfileCache",

@@ -9,10 +9,13 @@ from its start until its answer (`settle`) and then S seconds plus a margin from
 the local window never frees a slot before the gateway's does, whatever the lag. The margin
 is left for what the answer does not bound, such as a gateway whose count is not exact.
 
-Two signals from IO correct the local view: `x-rate-limit-remaining` below what the limiter
-expects means somebody else spends the account's budget (another replica, another tool), so
-the shortfall is booked as if those calls were ours; a 429 holds every caller of the account
-until its retry-after has passed.
+How many calls a window this replica may make is its `Pace` (consumer.io.pace): the whole
+account alone, its share of it in a group of replicas.
+
+Two signals from IO correct the local view: `x-rate-limit-remaining` below what the pace
+leaves for the others means somebody spends more than that (another tool, a replica whose
+share has not fallen yet), so the excess is booked as if those calls were ours; a 429 holds
+every caller of the account until its retry-after has passed, and tells the pace.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
+
+from consumer.io.pace import Pace
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +49,33 @@ class AccountLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pace: Pace | None = None,
     ) -> None:
+        """`pace`: this replica's part of `policy.calls` (none: all of it)."""
         self._policy = policy
+        self._pace = pace
         self._clock = clock
         self._sleep = sleep
         self._in_flight = 0  # calls started, not yet settled: they never expire
         self._settled: deque[float] = deque()  # when calls ended (or were booked), in order
         self._held_until = 0.0
+        # In a group, one call first: its answer's x-rate-limit-remaining shows what the
+        # others have in IO's window (observe_remaining), before a share's worth goes out.
+        self._first_answer = pace is not None and not pace.alone
         self._turn = asyncio.Lock()  # FIFO: callers start in the order they asked
         self._ended = asyncio.Event()  # set by settle(): the window may have room
 
     @property
     def policy(self) -> RatePolicy:
         return self._policy
+
+    @property
+    def pace(self) -> Pace | None:
+        return self._pace
+
+    def calls(self) -> int:
+        """Calls this replica may have in a window now."""
+        return self._policy.calls if self._pace is None else self._pace.calls()
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -72,6 +91,8 @@ class AccountLimiter:
         Each acquire must be followed by exactly one `settle()`, when the call has ended.
         """
         asked_at = self._clock()
+        if self._pace is not None:
+            await self._pace.known()
         async with self._turn:
             while (delay := self._delay(self._clock())) > 0:
                 self._ended.clear()
@@ -86,6 +107,7 @@ class AccountLimiter:
         """A call has ended: it keeps its slot for the window from now, by when the gateway
         has surely counted it, or frees it at once if it never reached IO (`counted=False`)."""
         self._in_flight = max(0, self._in_flight - 1)
+        self._first_answer = False
         if counted:
             self._settled.append(self._clock())
         self._ended.set()
@@ -98,12 +120,18 @@ class AccountLimiter:
     def hold(self, retry_after_s: float) -> None:
         """The gateway refused a call: nobody on this account calls before retry-after."""
         self._held_until = max(self._held_until, self._clock() + retry_after_s)
+        if self._pace is not None:
+            self._pace.refused()
 
     def observe_remaining(self, remaining: int) -> None:
-        """Book as spent the calls IO counted that the limiter did not start."""
+        """Book as spent the calls IO counted beyond this pace's and the others' parts.
+
+        The others may have `policy.calls - calls()` in the window; IO counted
+        `policy.calls - remaining` in all, so past those and ours, `calls() - remaining -
+        ours` are somebody's excess."""
         now = self._clock()
         self._expire(now)
-        unseen = (self._policy.calls - remaining) - self._in_flight - len(self._settled)
+        unseen = (self.calls() - remaining) - self._in_flight - len(self._settled)
         self._settled.extend([now] * max(0, unseen))
 
     def in_window(self) -> int:
@@ -114,7 +142,9 @@ class AccountLimiter:
         if now < self._held_until:
             return self._held_until - now
         self._expire(now)
-        if self._in_flight + len(self._settled) < self._policy.calls:
+        if self._first_answer and self._in_flight:
+            return math.inf
+        if self._in_flight + len(self._settled) < self.calls():
             return 0.0
         if not self._settled:
             return math.inf

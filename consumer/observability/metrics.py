@@ -99,6 +99,18 @@ class Metrics:
         self.io_rate_limited = Counter(
             "io_relay_io_rate_limited", "Answers 429 from IO.", ["account"], registry=r
         )
+        self.io_pace = Gauge(
+            "io_relay_io_pace_calls",
+            "Calls a window this replica allows itself on the account: its share of the group's "
+            "work, within what IO allows (see consumer/io/pace.py).",
+            ["account"],
+            registry=r,
+        )
+        self.group_share = Gauge(
+            "io_relay_group_share",
+            "This replica's share of the group's waiting work, as last read (0 to 1).",
+            registry=r,
+        )
         self.limiter_wait = Histogram(
             "io_relay_limiter_wait_seconds",
             "Time a call waited for a slot in its account's rate window.",
@@ -215,6 +227,12 @@ class Metrics:
 
     def limiter_waited(self, account: str, seconds: float) -> None:
         self.limiter_wait.labels(account).observe(seconds)
+
+    def paced(self, share: float, calls: Mapping[str, int]) -> None:
+        """After a reading of the group's work: the share, and each account's pace."""
+        self.group_share.set(share)
+        for account, pace in calls.items():
+            self.io_pace.labels(account).set(pace)
 
     # -- the runtime's hooks (consumer.runtime.observer.RuntimeObserver) -------------------
 

@@ -25,6 +25,7 @@ from consumer.io import (
     IoClient,
     IoObserver,
     IoService,
+    Pace,
     Pacer,
     ProfileCache,
     RatePolicy,
@@ -33,8 +34,11 @@ from consumer.io import (
 )
 from consumer.observability import Metrics, OperationsServer, readiness_problems
 from consumer.rules import Rule, RuleChecks, load_rules
+from consumer.runtime.backlog import GroupBacklog
 from consumer.runtime.commit import CommitPolicy
 from consumer.runtime.deliver import Deliverer, KeyGuard
+from consumer.runtime.demand import INTERVAL_S as DEMAND_INTERVAL_S
+from consumer.runtime.demand import GroupDemand
 from consumer.runtime.process import EventProcessor
 from consumer.runtime.relay import Relay, RelayLimits, StopWhen
 from consumer.runtime.sink import ReportSink
@@ -59,12 +63,42 @@ def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
     return types, load_rules(settings.rules, types, checks)
 
 
-def account_limiters(settings: IoSettings) -> dict[str, AccountLimiter]:
-    """One limiter per account, shared by all its services."""
-    return {
-        name: AccountLimiter(RatePolicy(account.calls, account.per_seconds, account.margin_s))
-        for name, account in settings.accounts.items()
-    }
+def account_limiters(settings: IoSettings, *, in_group: bool = False) -> dict[str, AccountLimiter]:
+    """One limiter per account, shared by all its services. `in_group`: each paced to this
+    replica's share of the group's work (see consumer/io/pace.py), from the first reading."""
+    limiters = {}
+    for name, account in settings.accounts.items():
+        policy = RatePolicy(account.calls, account.per_seconds, account.margin_s)
+        pace = Pace(
+            name,
+            account.calls,
+            policy.window_s,
+            # Past IO's window, and past the time between two replicas' readings.
+            raise_after_s=policy.window_s + 2 * DEMAND_INTERVAL_S,
+            wait_for_share=in_group,
+        )
+        limiters[name] = AccountLimiter(policy, pace=pace)
+    return limiters
+
+
+def group_demand(
+    settings: Settings,
+    source: KafkaSource,
+    backlog: GroupBacklog,
+    limiters: Mapping[str, AccountLimiter],
+    metrics: Metrics,
+) -> GroupDemand:
+    """Every second, this replica's share of the group's work, into each account's pace."""
+
+    def paced(share: float) -> None:
+        calls = {}
+        for account, limiter in limiters.items():
+            if limiter.pace is not None:
+                limiter.pace.share(share)
+            calls[account] = limiter.calls()
+        metrics.paced(share, calls)
+
+    return GroupDemand(lambda: source.assigned, backlog, settings.kafka.input_topics, paced)
 
 
 def io_services(
@@ -165,7 +199,7 @@ async def run_relay(
     try:
         if operations:
             await operations.start()
-        limiters = account_limiters(settings.io)
+        limiters = account_limiters(settings.io, in_group=True)
         # Asks the broker for its topics: off the loop, which keeps serving probes.
         sink = await asyncio.to_thread(
             ReportSink, settings.kafka, tracking=settings.tracking.enabled
@@ -198,14 +232,17 @@ async def run_relay(
             tracking=tracking,
             on_shutdown=watchdog.arm,
         )
-        relay.attach(
-            KafkaSource(
-                settings.kafka,
-                on_assign=relay.on_assign,
-                on_revoke=relay.on_revoke,
-                rebalance_timeout_s=settings.runtime.drain_timeout_s + 30,
-                also_read=(tracking.topic,) if tracking is not None else (),
-            )
+        source = KafkaSource(
+            settings.kafka,
+            on_assign=relay.on_assign,
+            on_revoke=relay.on_revoke,
+            rebalance_timeout_s=settings.runtime.drain_timeout_s + 30,
+            also_read=(tracking.topic,) if tracking is not None else (),
+        )
+        relay.attach(source)
+        backlog = GroupBacklog(helper_client_config(settings.kafka), settings.kafka.group_id)
+        demand = asyncio.create_task(
+            group_demand(settings, source, backlog, limiters, metrics).run(), name="group-demand"
         )
         started.append(relay)
         # What exists now (modules, models, compiled rules) lives as long as the process:
@@ -221,7 +258,13 @@ async def run_relay(
         for signum in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError):
                 loop.add_signal_handler(signum, stop)
-        await relay.run(until or StopWhen())
+        try:
+            await relay.run(until or StopWhen())
+        finally:
+            demand.cancel()
+            with suppress(asyncio.CancelledError):
+                await demand
+            await asyncio.to_thread(backlog.close)
     finally:
         try:
             if operations:

@@ -1,5 +1,5 @@
-"""Endpoints for tests and demos under /__sandbox: what was sent, counts, reset, health, an
-outage on demand, and a message moved on to REJECTED, READ or PAID.
+"""Endpoints for tests and demos under /__sandbox: what was sent, counts (also per second),
+reset, health, an outage on demand, and a message moved on to REJECTED, READ or PAID.
 
 They sit beside the gateway, not behind it: no key, no rate limit, no faults, no latency, and
 an outage does not reach them.
@@ -95,6 +95,7 @@ class Admin:
             Route("DELETE", PREFIX + "/messages", self.clear_messages),
             Route("GET", PREFIX + "/stats", self.stats),
             Route("DELETE", PREFIX + "/stats", self.clear_stats),
+            Route("GET", PREFIX + "/timeline", self.timeline),
             Route("GET", PREFIX + "/health", self.health),
             Route("GET", PREFIX + "/outage", self.outage),
             Route("POST", PREFIX + "/outage", self.start_outage),
@@ -126,6 +127,10 @@ class Admin:
 
     def stats(self, _: Request, _params: Mapping[str, str]) -> Response:
         return Response.json(200, self._stats.snapshot())
+
+    def timeline(self, _: Request, _params: Mapping[str, str]) -> Response:
+        """Calls and 429s per second (`Stats.timeline`); cleared with the stats."""
+        return Response.json(200, self._stats.timeline())
 
     def clear_stats(self, _: Request, _params: Mapping[str, str]) -> Response:
         self._stats.clear()

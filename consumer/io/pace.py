@@ -1,0 +1,149 @@
+"""Pace: how many calls a window this replica allows itself on an IO account.
+
+IO's gateway counts an account's calls together, from every replica of the group (150 per
+5 s in production). So each replica takes a share of the account's calls: the share of the
+group's waiting work that its partitions hold (consumer.runtime.demand). Every replica reads
+the same figures, so the shares add up to one, and the calls go where the work is.
+
+Two rules keep the group within the account while shares move:
+
+- A share that falls applies at once; one that rises applies once it has held for
+  `raise_after_s`: longer than IO's window plus a reading of the work, so that the calls the
+  other replicas made under their larger shares have left IO's window first. A rebalance
+  thus costs a few seconds of pace, never a burst of 429s.
+- The account's own limit. A run of 429s says the gateway counted more than this replica's
+  pace allowed for: the account allows fewer calls than `io.accounts.<name>.calls`, or
+  something else spends them. The pace is then lowered by a quarter, with a warning naming
+  the setting, and climbs back by `RECOVERY` of it a window while IO stops refusing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import suppress
+
+log = logging.getLogger(__name__)
+
+RUN = 3
+"""429s within one window that make a run."""
+CUT = 0.75
+"""What a run leaves of the account's limit."""
+RECOVERY = 0.02
+"""Of the configured calls, won back each window without a run."""
+FIRST_SHARE_WAIT_S = 10.0
+"""How long calls wait for the group's first reading, then go on at the whole account."""
+
+
+class Pace:
+    def __init__(
+        self,
+        account: str,
+        calls: int,
+        window_s: float,
+        *,
+        raise_after_s: float | None = None,
+        wait_for_share: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`wait_for_share`: no call before the group's first reading (several replicas
+        starting together would each spend the whole account meanwhile)."""
+        self._account = account
+        self._configured = max(1, calls)
+        self._window_s = window_s
+        self._raise_after_s = window_s if raise_after_s is None else raise_after_s
+        self._clock = clock
+        self._shares: deque[tuple[float, float]] = deque([(clock(), 1.0)])
+        """(since, share) over the last raise_after_s, and the one in force before them."""
+        self._alone = not wait_for_share
+        self._known = asyncio.Event()
+        if not wait_for_share:
+            self._known.set()
+        self._refusals: deque[float] = deque()
+        self._lowered_to = float(self._configured)
+        self._lowered_at = -math.inf
+
+    @property
+    def alone(self) -> bool:
+        """Not waiting for a share: the only pacer of the account."""
+        return self._alone
+
+    @property
+    def configured(self) -> int:
+        return self._configured
+
+    def calls(self) -> int:
+        """Calls this replica may have in a window now: at least one."""
+        now = self._clock()
+        return max(1, math.floor(self._limit(now) * self._share(now) + 1e-9))
+
+    def share(self, fraction: float) -> None:
+        """The group's latest reading: this replica's share of the work (0 to 1)."""
+        now = self._clock()
+        fraction = min(1.0, max(0.0, fraction))
+        if not self._known.is_set():  # the first: nothing of ours is in IO's window yet
+            self._shares = deque([(now, fraction)])
+            self._known.set()
+            return
+        self._shares.append((now, fraction))
+        self._share(now)  # drops what has aged out
+
+    async def known(self) -> None:
+        """Return once the group's first reading came (or it was waited for long enough)."""
+        if self._known.is_set():
+            return
+        with suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_SHARE_WAIT_S):
+                await self._known.wait()
+                return
+        log.warning(
+            "no reading of the group's work yet: calls go on at the whole account's pace",
+            extra={"account": self._account},
+        )
+        self._known.set()
+
+    def refused(self) -> None:
+        """IO answered 429."""
+        now = self._clock()
+        self._refusals.append(now)
+        while self._refusals and self._refusals[0] <= now - self._window_s:
+            self._refusals.popleft()
+        if len(self._refusals) < RUN or now - self._lowered_at < self._window_s:
+            return  # one run lowers the pace once: its 429s answer calls of one window
+        before = self._limit(now)
+        self._lowered_to = max(1.0, before * CUT)
+        self._lowered_at = now
+        self._refusals.clear()
+        log.warning(
+            "IO refused calls in a run while io-relay kept to the account's pace: the account "
+            "allows fewer calls than io.accounts.%s.calls says, or something else spends them; "
+            "pace lowered until IO stops refusing",
+            self._account,
+            extra={
+                "account": self._account,
+                "setting": f"io.accounts.{self._account}.calls",
+                "configured_calls": self._configured,
+                "calls_now": math.floor(self._lowered_to),
+                "refused_in_window": RUN,
+            },
+        )
+
+    def _limit(self, now: float) -> float:
+        """What the account seems to allow: the configured calls, unless a run lowered it."""
+        if self._lowered_at == -math.inf:
+            return float(self._configured)
+        windows = max(0.0, now - self._lowered_at) / self._window_s
+        regained = math.floor(windows) * RECOVERY * self._configured
+        return min(float(self._configured), self._lowered_to + regained)
+
+    def _share(self, now: float) -> float:
+        """The lowest share in force over the last raise_after_s: falls apply at once,
+        rises once they have held."""
+        horizon = now - self._raise_after_s
+        while len(self._shares) > 1 and self._shares[1][0] <= horizon:
+            self._shares.popleft()
+        return min(share for _since, share in self._shares)

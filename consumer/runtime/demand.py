@@ -1,0 +1,95 @@
+"""Demand: this replica's share of the group's waiting work, read from Kafka every second.
+
+The replicas of a group spend one IO account. Each takes the part of it that its partitions'
+share of the work calls for (consumer.io.pace), and that needs no server of its own: every
+replica reads the same figures from the brokers, each input partition's lag (its high
+watermark minus the group's committed offset), so the shares they compute add up to one.
+
+A partition weighs its lag, in events, up to `FULL_LAG`: one that far behind is as busy as
+any, so replicas that all have a backlog share the account by partitions, steadily. One with
+nothing waiting weighs `IDLE`: a trickle that lets its first events through until a reading
+shows them. Three replicas of two partitions each, one partition 5,000 behind and the rest
+idle: the busy one's replica has (1 + 0.005) / (1 + 5 * 0.005) = 98 % of the account.
+
+Tracking partitions do not count: their records wait on purpose, and the checks they hold
+are the work that may wait (they run within the replica's pace, at most their budget share).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping
+from typing import Protocol
+
+from consumer.runtime.commit import TopicPartition
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 1.0
+READ_TIMEOUT_S = 2.0
+FULL_LAG = 100
+IDLE = 0.005
+_FIRST_READ_EVERY_S = 0.1
+
+
+class BacklogReader(Protocol):
+    async def read(
+        self, topics: Collection[str], timeout_s: float
+    ) -> dict[TopicPartition, int] | None: ...
+
+
+def weight(lag: int) -> float:
+    return max(IDLE, min(lag, FULL_LAG) / FULL_LAG)
+
+
+def share_of(mine: Collection[TopicPartition], backlog: Mapping[TopicPartition, int]) -> float:
+    """The part of the group's work that `mine` holds: 0 to 1."""
+    total = sum(weight(lag) for lag in backlog.values())
+    if total <= 0:
+        return 0.0
+    return sum(weight(lag) for partition, lag in backlog.items() if partition in mine) / total
+
+
+class GroupDemand:
+    def __init__(
+        self,
+        assigned: Callable[[], Collection[TopicPartition]],
+        backlog: BacklogReader,
+        topics: Collection[str],
+        on_share: Callable[[float], None],
+        interval_s: float = INTERVAL_S,
+    ) -> None:
+        """`assigned`: the partitions this replica owns now; `on_share`: told this replica's
+        share after each reading (see consumer.runtime.backlog)."""
+        self._assigned = assigned
+        self._backlog = backlog
+        self._topics = tuple(topics)
+        self._on_share = on_share
+        self._interval_s = interval_s
+        self._answering = True
+
+    async def run(self) -> None:
+        """Read until cancelled. No answer keeps the last share: a share only falls on a
+        reading, so a silent broker never lets one rise."""
+        shared = False
+        while True:
+            shared = await self.read() is not None or shared
+            # Until the first share, calls wait for it: look again soon.
+            await asyncio.sleep(self._interval_s if shared else _FIRST_READ_EVERY_S)
+
+    async def read(self) -> float | None:
+        if not self._assigned():
+            return None  # not in the group yet: a share of nothing would only have to rise
+        backlog = await self._backlog.read(self._topics, READ_TIMEOUT_S)
+        if backlog is None:
+            if self._answering:
+                log.warning("no reading of the group's work: the IO pace keeps its last share")
+            self._answering = False
+            return None
+        if not self._answering:
+            log.info("the group's work is read again")
+        self._answering = True
+        share = share_of(self._assigned(), backlog)
+        self._on_share(share)
+        return share
