@@ -81,7 +81,10 @@ class KafkaSettings(_Section):
 class AccountSettings(_Section):
     """An IO account: its services share one gateway rate limit."""
 
-    calls: Annotated[int, Field(gt=0)] = 150
+    calls: Annotated[int, Field(gt=0)] = Field(
+        default=150,
+        description="what IO grants the account in per_seconds, for all replicas together",
+    )
     per_seconds: Annotated[float, Field(gt=0)] = 5.0
     margin_s: Annotated[float, Field(ge=0)] = Field(
         default=0.1, description="added to the window: the gap between sending and being counted"

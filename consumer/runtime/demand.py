@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
@@ -30,7 +32,7 @@ INTERVAL_S = 1.0
 READ_TIMEOUT_S = 2.0
 FULL_LAG = 100
 IDLE = 0.005
-_FIRST_READ_EVERY_S = 0.1
+_LOOK_EVERY_S = 0.1
 
 
 class BacklogReader(Protocol):
@@ -68,15 +70,22 @@ class GroupDemand:
         self._on_share = on_share
         self._interval_s = interval_s
         self._answering = True
+        self._last: Mapping[TopicPartition, int] | None = None
+        self._told_for: frozenset[TopicPartition] = frozenset()
 
     async def run(self) -> None:
-        """Read until cancelled. No answer keeps the last share: a share only falls on a
-        reading, so a silent broker never lets one rise."""
-        shared = False
+        """Read until cancelled; between readings, a change of assignment is told at once
+        with the last reading (a partition gone must not wait a second to lower the share).
+        No answer keeps the last share."""
+        read_at = -math.inf
         while True:
-            shared = await self.read() is not None or shared
-            # Until the first share, calls wait for it: look again soon.
-            await asyncio.sleep(self._interval_s if shared else _FIRST_READ_EVERY_S)
+            now = time.monotonic()
+            if now - read_at >= self._interval_s or self._last is None:
+                if await self.read() is not None:
+                    read_at = now
+            elif frozenset(self._assigned()) != self._told_for:
+                self._tell(self._last)
+            await asyncio.sleep(_LOOK_EVERY_S)
 
     async def read(self) -> float | None:
         if not self._assigned():
@@ -90,6 +99,12 @@ class GroupDemand:
         if not self._answering:
             log.info("the group's work is read again")
         self._answering = True
-        share = share_of(self._assigned(), backlog)
+        self._last = backlog
+        return self._tell(backlog)
+
+    def _tell(self, backlog: Mapping[TopicPartition, int]) -> float:
+        mine = frozenset(self._assigned())
+        share = share_of(mine, backlog)
+        self._told_for = mine
         self._on_share(share)
         return share

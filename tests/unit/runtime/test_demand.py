@@ -93,3 +93,22 @@ async def test_no_share_is_told_before_the_replica_owns_a_partition() -> None:
         assert shares == [1.0]
     finally:
         running.cancel()
+
+
+async def test_a_partition_revoked_between_readings_lowers_the_share_at_once() -> None:
+    shares: list[float] = []
+    owned = partitions(0, 1)
+    backlog = Backlog([{(TOPIC, n): FULL_LAG for n in range(4)}])
+    demand = GroupDemand(lambda: owned, backlog, [TOPIC], shares.append, interval_s=60)
+    running = asyncio.create_task(demand.run())
+    try:
+        await asyncio.sleep(0.05)
+        assert shares == [0.5]
+        owned = partitions(0)  # revoked: no new reading for a minute
+
+        await asyncio.sleep(0.3)
+
+        assert shares == [0.5, 0.25]
+        assert len(backlog.asked) == 1
+    finally:
+        running.cancel()
