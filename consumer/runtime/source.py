@@ -376,8 +376,19 @@ class KafkaSource:
             log.exception("revoking partitions failed; their offsets are not committed")
         finally:  # never a stale assignment: a shutdown must not commit partitions gone
             self._assigned.difference_update(removed)
-            self._paused.difference_update(removed)
+            self._release_pauses(partitions)
             self._assignment_changed_at = time.monotonic()
+
+    def _release_pauses(self, partitions: list[KafkaPartition]) -> None:
+        """librdkafka keeps a partition's pause through its revoke: given back to this member
+        later, it would stay paused for good, its records never read. So it leaves resumed."""
+        paused = [p for p in partitions if (p.topic, p.partition) in self._paused]
+        self._paused.difference_update((p.topic, p.partition) for p in partitions)
+        if paused:
+            try:
+                self._consumer.resume(paused)
+            except KafkaException as exc:
+                log.warning("kafka: could not resume partitions given up: %s", exc)
 
 
 def _within_budget(what: str, call: Callable[[], None]) -> None:
