@@ -5,11 +5,15 @@ share of the work calls for (consumer.io.pace), and that needs no server of its 
 replica reads the same figures from the brokers, each input partition's lag (its high
 watermark minus the group's committed offset), so the shares they compute add up to one.
 
-A partition weighs its lag, in events, up to `FULL_LAG`: one that far behind is as busy as
-any, so replicas that all have a backlog share the account by partitions, steadily. One with
-nothing waiting weighs `IDLE`: a trickle that lets its first events through until a reading
-shows them. Three replicas of two partitions each, one partition 5,000 behind and the rest
-idle: the busy one's replica has (1 + 0.005) / (1 + 5 * 0.005) = 98 % of the account.
+A partition weighs its lag in events, at least `IDLE` and at most `FULL_LAG`. Below the cap
+the shares are in proportion to the events each replica has waiting, however it spreads them
+over its partitions, and they stay put while the group drains: each replica drains at its
+share's pace, so each one's part of what is left does not change. Past the cap a partition is
+as busy as any: a partition with a few events waiting, beside another with a large backlog,
+still gets its events through (20 waiting beside 5,000: about 4 % of the account). One
+with nothing waiting keeps a trickle. Three replicas of two partitions each, one partition
+5,000 behind and the rest idle: the busy one's replica has (500 + 1) / (500 + 5) = 99 % of
+the account.
 
 Tracking partitions do not count: their records wait on purpose, and the checks they hold
 are the work that may wait (they run within the replica's pace, at most their budget share).
@@ -30,8 +34,8 @@ log = logging.getLogger(__name__)
 
 INTERVAL_S = 1.0
 READ_TIMEOUT_S = 2.0
-FULL_LAG = 100
-IDLE = 0.005
+FULL_LAG = 500
+IDLE = 1
 _LOOK_EVERY_S = 0.1
 
 
@@ -41,8 +45,8 @@ class BacklogReader(Protocol):
     ) -> dict[TopicPartition, int] | None: ...
 
 
-def weight(lag: int) -> float:
-    return max(IDLE, min(lag, FULL_LAG) / FULL_LAG)
+def weight(lag: int) -> int:
+    return max(IDLE, min(lag, FULL_LAG))
 
 
 def share_of(mine: Collection[TopicPartition], backlog: Mapping[TopicPartition, int]) -> float:

@@ -35,17 +35,30 @@ def test_the_members_shares_of_one_reading_add_up_to_one(lags: list[int]) -> Non
     assert sum(share_of(mine, backlog) for mine in MEMBERS) == pytest.approx(1.0)
 
 
-def test_members_with_a_backlog_each_share_the_account_by_partitions() -> None:
-    backlog = {(TOPIC, n): lag for n, lag in enumerate([900, 5_000, 300, 250, 10_000, 120])}
+def test_members_far_behind_each_share_the_account_by_partitions() -> None:
+    backlog = {(TOPIC, n): lag for n, lag in enumerate([900, 5_000, 600, 2_500, 10_000, 700])}
     assert [share_of(mine, backlog) for mine in MEMBERS] == pytest.approx([1 / 3] * 3)
+
+
+def test_below_the_cap_a_members_share_is_its_part_of_the_events_waiting() -> None:
+    """However a member spreads its work over its partitions: one drained, one not."""
+    backlog = {(TOPIC, n): lag for n, lag in enumerate([350, 0, 200, 150, 100, 200])}
+    assert [share_of(mine, backlog) for mine in MEMBERS] == pytest.approx(
+        [351 / 1001, 350 / 1001, 300 / 1001]
+    )
+
+
+def test_a_partition_with_a_few_events_beside_a_large_backlog_still_gets_through() -> None:
+    backlog = {(TOPIC, n): lag for n, lag in enumerate([5_000, 0, 20, 0, 0, 0])}
+    assert share_of(partitions(2, 3), backlog) == pytest.approx(21 / (FULL_LAG + 24))
 
 
 def test_the_member_that_holds_the_only_backlog_gets_nearly_all_the_account() -> None:
     backlog = {(TOPIC, n): lag for n, lag in enumerate([5_000, 0, 0, 0, 0, 0])}
     busy, idle, _ = (share_of(mine, backlog) for mine in MEMBERS)
-    assert busy == pytest.approx((1 + IDLE) / (1 + 5 * IDLE))
-    assert busy > 0.97
-    assert idle == pytest.approx(2 * IDLE / (1 + 5 * IDLE))
+    assert busy == pytest.approx((FULL_LAG + IDLE) / (FULL_LAG + 5 * IDLE))
+    assert busy > 0.99
+    assert idle == pytest.approx(2 * IDLE / (FULL_LAG + 5 * IDLE))
 
 
 def test_a_partition_no_member_owns_keeps_its_part_from_everybody() -> None:
