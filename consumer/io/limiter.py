@@ -107,8 +107,8 @@ class AccountLimiter:
         """A call has ended: it keeps its slot for the window from now, by when the gateway
         has surely counted it, or frees it at once if it never reached IO (`counted=False`)."""
         self._in_flight = max(0, self._in_flight - 1)
-        self._first_answer = False
         if counted:
+            self._first_answer = False
             self._settled.append(self._clock())
         self._ended.set()
 

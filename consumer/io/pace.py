@@ -7,10 +7,12 @@ the same figures, so the shares add up to one, and the calls go where the work i
 
 Two rules keep the group within the account while shares move:
 
-- A share that falls applies at once; one that rises applies once it has held for
-  `raise_after_s`: longer than IO's window plus a reading of the work, so that the calls the
-  other replicas made under their larger shares have left IO's window first. A rebalance
-  thus costs a few seconds of pace, never a burst of 429s.
+- A share that falls applies at once; one that rises climbs at most RISE_PER_WINDOW of the
+  account a window, from two readings after the lower share gave way, and in full once the
+  rise has held for `raise_after_s` (IO's window plus two readings): the calls the other
+  replicas made under their larger shares leave IO's window first. A rebalance thus costs
+  a few seconds of pace, never a burst of 429s; the drift of shares as the group drains
+  costs next to nothing.
 - The account's own limit. A run of 429s says the gateway counted more than this replica's
   pace allowed for: the account allows fewer calls than `io.accounts.<name>.calls`, or
   something else spends them. The pace is then lowered by a quarter, with a warning naming
@@ -26,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
+from itertools import pairwise
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ CUT = 0.75
 """What a run leaves of the account's limit."""
 RECOVERY = 0.02
 """Of the configured calls, won back each window without a run."""
+RISE_PER_WINDOW = 0.1
+"""How fast a held rise climbs, in shares of the account per window (see `_share`)."""
 FIRST_SHARE_WAIT_S = 10.0
 """How long calls wait for the group's first reading, then go on at the whole account."""
 
@@ -141,9 +146,19 @@ class Pace:
         return min(float(self._configured), self._lowered_to + regained)
 
     def _share(self, now: float) -> float:
-        """The lowest share in force over the last raise_after_s: falls apply at once,
-        rises once they have held."""
+        """The share in force now: falls apply at once; a rise is held below each lower share
+        of the last raise_after_s, by a margin that grows, from `raise_after_s - window_s`
+        after that share gave way, by RISE_PER_WINDOW a window. A replica that fell stops
+        at once, and its calls leave IO's window at the pace it made them: a small rise (a
+        share drifting as the group drains) goes through within seconds, a large one (a
+        rebalance) no faster than the calls it replaces leave, and in full after
+        raise_after_s."""
         horizon = now - self._raise_after_s
         while len(self._shares) > 1 and self._shares[1][0] <= horizon:
             self._shares.popleft()
-        return min(share for _since, share in self._shares)
+        allowed = self._shares[-1][1]
+        settle_s = self._raise_after_s - self._window_s
+        for (_since, share), (until, _next) in pairwise(self._shares):
+            risen = max(0.0, now - until - settle_s) / self._window_s * RISE_PER_WINDOW
+            allowed = min(allowed, share + risen)
+        return allowed

@@ -84,11 +84,15 @@ class GroupDemand:
         read_at = -math.inf
         while True:
             now = time.monotonic()
-            if now - read_at >= self._interval_s or self._last is None:
-                if await self.read() is not None:
-                    read_at = now
-            elif frozenset(self._assigned()) != self._told_for:
-                self._tell(self._last)
+            try:
+                if now - read_at >= self._interval_s or self._last is None:
+                    if await self.read() is not None:
+                        read_at = now
+                elif frozenset(self._assigned()) != self._told_for:
+                    self._tell(self._last)
+            except Exception:  # the pace keeps its last share; the next turn tries again
+                log.exception("reading the group's work failed")
+                read_at = now
             await asyncio.sleep(_LOOK_EVERY_S)
 
     async def read(self) -> float | None:

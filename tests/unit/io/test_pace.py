@@ -8,11 +8,12 @@ import logging
 import pytest
 
 from consumer.io import AccountLimiter, Pace, RatePolicy
-from consumer.io.pace import CUT, RECOVERY, RUN
+from consumer.io.pace import CUT, RECOVERY, RISE_PER_WINDOW, RUN
 from tests.unit.io.test_limiter import Caller, VirtualTime, settle
 
 WINDOW_S = 5.0
 RAISE_AFTER_S = 7.0
+SETTLE_S = RAISE_AFTER_S - WINDOW_S
 
 
 class Clock:
@@ -40,33 +41,46 @@ def test_alone_the_pace_is_the_whole_account() -> None:
     assert pace.calls() == 150
 
 
-def test_a_falling_share_applies_at_once_and_a_rising_one_once_it_has_held() -> None:
+def test_a_falling_share_applies_at_once_and_a_rising_one_climbs_until_it_has_held() -> None:
     clock = Clock()
-    pace = pace_on(clock)
+    pace = pace_on(clock)  # at 100
     pace.share(1 / 3)
     assert pace.calls() == 50
 
-    clock.now += 1
+    clock.now = 101
     pace.share(2 / 3)  # a member left: its partitions came here
     assert pace.calls() == 50, "a rise waits: the leaver's calls are still in IO's window"
-    clock.now += RAISE_AFTER_S - 0.5
-    pace.share(2 / 3)
-    assert pace.calls() == 50
-    clock.now += 0.5
-    assert pace.calls() == 100
+    clock.now = 101 + SETTLE_S
+    assert pace.calls() == 50, "for two readings, not a call more"
+    clock.now = 101 + SETTLE_S + WINDOW_S / 2
+    # Then at RISE_PER_WINDOW of the account a window: half a window, 0.05 of 150.
+    assert pace.calls() == int(150 * (1 / 3 + RISE_PER_WINDOW / 2))
+    clock.now = 101 + RAISE_AFTER_S
+    assert pace.calls() == 100, "held for raise_after_s: whole"
 
     pace.share(0.2)  # a member joined: the fall is at once
     assert pace.calls() == 30
 
 
-def test_a_dip_in_the_middle_of_a_rise_starts_its_wait_again() -> None:
+def test_a_small_rise_goes_through_within_seconds() -> None:
+    """The shares drifting as the group drains: a call more is not held for a window."""
+    clock = Clock()
+    pace = pace_on(clock)
+    pace.share(40 / 150)
+    clock.now += 1
+    pace.share(41 / 150)
+    clock.now += SETTLE_S + WINDOW_S * (1 / 150) / RISE_PER_WINDOW + 0.01
+    assert pace.calls() == 41
+
+
+def test_a_dip_in_the_middle_of_a_rise_holds_it_again() -> None:
     clock = Clock()
     pace = pace_on(clock)  # at 100
     pace.share(0.25)
     for share in (0.5, 0.5, 0.3, 0.5):  # at 102, 104, 106 (the dip) and 108
         clock.now += 2
         pace.share(share)
-    clock.now = 108 + RAISE_AFTER_S - 0.1
+    clock.now = 108 + SETTLE_S
     assert pace.calls() == 45, "the dip was in force until 108"
     clock.now = 108 + RAISE_AFTER_S
     assert pace.calls() == 75
