@@ -2,10 +2,11 @@
 
 Starts the local broker (deploy/local/kafka.sh) and, per scenario, the IO sandbox; runs the
 sequential baseline on the delivery and goodput scenarios so io-relay's figures read as
-ratios against it. About 12 minutes with the issue's sizes; `--quick` runs each at a tenth
+ratios against it. About 17 minutes with the issues' sizes; `--quick` runs each at a tenth
 to check the machinery.
 
-    .venv/bin/python -m bench.run_all [--quick] [--only filter,delivery,goodput,backlog,tracking]
+    .venv/bin/python -m bench.run_all [--quick]
+        [--only filter,delivery,goodput,backlog,tracking,replicas]
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import backlog, delivery_throughput, filter_throughput, goodput, tracking_book
+from bench import (
+    backlog,
+    delivery_throughput,
+    filter_throughput,
+    goodput,
+    replicas,
+    tracking_book,
+)
 from bench.harness import REPO, Row, broker, cores
 from bench.sequential_baseline import run_baseline
 
@@ -60,7 +68,7 @@ def _compared(relay: list[Row], baseline: list[Row], figure: str, label: str) ->
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of each size")
-    parser.add_argument("--only", default="filter,delivery,goodput,backlog,tracking")
+    parser.add_argument("--only", default="filter,delivery,goodput,backlog,tracking,replicas")
     options = parser.parse_args(argv)
     scale = 10 if options.quick else 1
     wanted = set(options.only.split(","))
@@ -103,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     section("backlog", lambda: backlog.measure(1_000_000 // scale))
     section("tracking", lambda: tracking_book.measure(50_000 // scale))
+    section("replicas", lambda: replicas.measure(2_100 // scale))
     _write(rows, options.quick)
 
 
