@@ -61,6 +61,7 @@ from consumer.io.outcomes import (
     Unknown,
 )
 from consumer.io.sending import Sending, SubmitInterrupted
+from consumer.io.wire import HeldBeforeBody, Wire
 
 log = logging.getLogger(__name__)
 
@@ -143,42 +144,6 @@ class _AnswerLost(Exception):
 class _Answer:
     response: httpx.Response
     attempts: int
-
-
-class _Wire:
-    """The last moments before a submit's bytes leave, through httpcore's trace extension.
-
-    A request may wait in the connection pool after its Sending cleared it: a freeze there,
-    and it would go out on waking, next to the new owner's. So the Sending clears it again
-    right before its headers are written, and once more before its body: a freeze between
-    the two (or between the first clearance and the headers' write) is caught there, and a
-    request whose body never left is one IO cannot act on. A cancel before the body's write
-    sent nothing IO could accept."""
-
-    __slots__ = ("_sending", "_traced", "_written")
-
-    def __init__(self, sending: Sending | None) -> None:
-        self._sending = sending
-        self._traced = False
-        self._written = False
-
-    @property
-    def extensions(self) -> dict[str, Any] | None:
-        return None if self._sending is None else {"trace": self._trace}
-
-    @property
-    def unsent(self) -> bool:
-        """Known not to have written its body (False when no trace came: a mock transport)."""
-        return self._traced and not self._written
-
-    async def _trace(self, event: str, _info: dict[str, Any]) -> None:
-        self._traced = True
-        if self._sending is None:
-            return
-        if event.endswith(("send_request_headers.started", "send_request_body.started")):
-            await self._sending.cleared()
-        if event.endswith("send_request_body.started"):
-            self._written = True
 
 
 class IoClient:
@@ -352,7 +317,7 @@ class IoClient:
         headers = {KEY_HEADER: service.key.get_secret_value()}
         reached_io = False
         out = False  # whether `sending` was told
-        wire = _Wire(sending)
+        wire = Wire(sending)
         try:
             if sending is not None:
                 await sending.cleared()  # held after a freeze; cancelled there, nothing went
@@ -373,6 +338,9 @@ class IoClient:
                 "io-relay stopped waiting for IO's answer (partition revoked or shutting down)",
                 1,
             ) from None
+        except HeldBeforeBody:
+            self._observer.call_finished(endpoint, None, time.perf_counter() - started)
+            raise _Retry("held by the freeze guard before its body: sent again") from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             reached_io = False
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)

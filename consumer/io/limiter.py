@@ -61,7 +61,8 @@ class AccountLimiter:
         self._held_until = 0.0
         # In a group, one call first: its answer's x-rate-limit-remaining shows what the
         # others have in IO's window (observe_remaining), before a share's worth goes out.
-        self._first_answer = pace is not None and not pace.alone
+        self._in_group = pace is not None and not pace.alone
+        self._first_answer = self._in_group
         self._turn = asyncio.Lock()  # FIFO: callers start in the order they asked
         self._ended = asyncio.Event()  # set by settle(): the window may have room
 
@@ -142,6 +143,10 @@ class AccountLimiter:
         if now < self._held_until:
             return self._held_until - now
         self._expire(now)
+        if self._in_group and not self._in_flight and not self._settled:
+            # Nothing of ours in the window (a start, a long idle, a freeze): the others may
+            # have filled IO's, and this pace may be stale. One call first, as at the start.
+            self._first_answer = True
         if self._first_answer and self._in_flight:
             return math.inf
         if self._in_flight + len(self._settled) < self.calls():

@@ -105,6 +105,8 @@ class Pace:
             async with asyncio.timeout(FIRST_SHARE_WAIT_S):
                 await self._known.wait()
                 return
+        if self._known.is_set():
+            return  # another caller gave up waiting first, and said so
         log.warning(
             "no reading of the group's work yet: calls go on at the whole account's pace",
             extra={"account": self._account},
@@ -132,7 +134,7 @@ class Pace:
                 "account": self._account,
                 "setting": f"io.accounts.{self._account}.calls",
                 "configured_calls": self._configured,
-                "calls_now": math.floor(self._lowered_to),
+                "account_calls_now": math.floor(self._lowered_to),
                 "refused_in_window": RUN,
             },
         )

@@ -98,7 +98,13 @@ def group_demand(
             calls[account] = limiter.calls()
         metrics.paced(share, calls)
 
-    return GroupDemand(lambda: source.assigned, backlog, settings.kafka.input_topics, paced)
+    return GroupDemand(
+        lambda: source.assigned,
+        backlog,
+        settings.kafka.input_topics,
+        paced,
+        lagless=(settings.kafka.tracking_topic,) if settings.tracking.enabled else (),
+    )
 
 
 def io_services(
@@ -264,7 +270,7 @@ async def run_relay(
             demand.cancel()
             with suppress(asyncio.CancelledError):
                 await demand
-            await asyncio.to_thread(backlog.close)
+            backlog.close()
     finally:
         try:
             if operations:

@@ -29,6 +29,7 @@ class GroupBacklog:
         self._config = {**client_config, "group.id": group_id, "enable.auto.commit": False}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-backlog")
         self._client: Consumer | None = None
+        self._failing = ""
 
     async def read(
         self, topics: Collection[str], timeout_s: float
@@ -38,9 +39,10 @@ class GroupBacklog:
         return await loop.run_in_executor(self._thread, self._read, tuple(topics), timeout_s)
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        """Without waiting for a reading under way: a stop must not wait for its answer."""
         if self._client is not None:
-            self._client.close()
+            self._thread.submit(self._client.close)
+        self._thread.shutdown(wait=False, cancel_futures=False)
 
     def _read(self, topics: tuple[str, ...], timeout_s: float) -> dict[TopicPartition, int] | None:
         if self._client is None:
@@ -68,9 +70,12 @@ class GroupBacklog:
                 key = (partition.topic, partition.partition)
                 start = committed.get(key, -1)
                 lag[key] = max(0, high - max(start, low))
+            self._failing = ""
             return lag
         except (KafkaException, _Overdue) as exc:
-            log.debug("kafka: no reading of the group's backlog: %s", exc)
+            if self._failing != str(exc):  # once per cause, not every second
+                log.warning("kafka: no reading of the group's backlog: %s", exc)
+            self._failing = str(exc)
             return None
 
 

@@ -15,8 +15,9 @@ with nothing waiting keeps a trickle. Three replicas of two partitions each, one
 5,000 behind and the rest idle: the busy one's replica has (500 + 1) / (500 + 5) = 99 % of
 the account.
 
-Tracking partitions do not count: their records wait on purpose, and the checks they hold
-are the work that may wait (they run within the replica's pace, at most their budget share).
+Tracking partitions weigh IDLE, whatever their lag: their records wait on purpose, and the
+checks they hold are work that may wait (within the replica's pace, at most their budget
+share); a replica that owns only tracking partitions still keeps a trickle for its checks.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ READ_TIMEOUT_S = 2.0
 FULL_LAG = 500
 IDLE = 1
 _LOOK_EVERY_S = 0.1
+MISSED = 3
 
 
 class BacklogReader(Protocol):
@@ -49,12 +51,29 @@ def weight(lag: int) -> int:
     return max(IDLE, min(lag, FULL_LAG))
 
 
-def share_of(mine: Collection[TopicPartition], backlog: Mapping[TopicPartition, int]) -> float:
-    """The part of the group's work that `mine` holds: 0 to 1."""
-    total = sum(weight(lag) for lag in backlog.values())
+def share_of(
+    mine: Collection[TopicPartition],
+    backlog: Mapping[TopicPartition, int],
+    lagless: Collection[str] = (),
+) -> float:
+    """The part of the group's work that `mine` holds: 0 to 1. Partitions of `lagless`
+    topics (tracking) weigh IDLE, whatever their lag: a replica that owns only those still
+    has their checks to make."""
+
+    def weighed(partition: TopicPartition, lag: int) -> int:
+        return IDLE if partition[0] in lagless else weight(lag)
+
+    total = sum(weighed(partition, lag) for partition, lag in backlog.items())
     if total <= 0:
         return 0.0
-    return sum(weight(lag) for partition, lag in backlog.items() if partition in mine) / total
+    return sum(weighed(p, lag) for p, lag in backlog.items() if p in mine) / total
+
+
+def share_by_count(
+    mine: Collection[TopicPartition], partitions: Collection[TopicPartition]
+) -> float:
+    """What `mine` is of `partitions` by number: the shares of all members add up to one."""
+    return len(set(mine) & set(partitions)) / len(partitions) if partitions else 0.0
 
 
 class GroupDemand:
@@ -64,32 +83,43 @@ class GroupDemand:
         backlog: BacklogReader,
         topics: Collection[str],
         on_share: Callable[[float], None],
+        *,
         interval_s: float = INTERVAL_S,
+        lagless: Collection[str] = (),
     ) -> None:
         """`assigned`: the partitions this replica owns now; `on_share`: told this replica's
         share after each reading (see consumer.runtime.backlog)."""
         self._assigned = assigned
         self._backlog = backlog
-        self._topics = tuple(topics)
+        self._topics = (*topics, *lagless)
+        self._lagless = frozenset(lagless)
         self._on_share = on_share
         self._interval_s = interval_s
         self._answering = True
         self._last: Mapping[TopicPartition, int] | None = None
         self._told_for: frozenset[TopicPartition] = frozenset()
+        self._told = 0.0
 
     async def run(self) -> None:
         """Read until cancelled; between readings, a change of assignment is told at once
         with the last reading (a partition gone must not wait a second to lower the share).
-        No answer keeps the last share."""
+        After MISSED readings without an answer, the share falls to the partitions' count
+        share if that is lower: the others' shares may have risen meanwhile."""
         read_at = -math.inf
+        missed = 0
         while True:
             now = time.monotonic()
             try:
+                if self._last is not None and frozenset(self._assigned()) != self._told_for:
+                    self._tell(self._last)
                 if now - read_at >= self._interval_s or self._last is None:
                     if await self.read() is not None:
+                        read_at, missed = now, 0
+                    elif self._last is not None and self._assigned():
+                        missed += 1
                         read_at = now
-                elif frozenset(self._assigned()) != self._told_for:
-                    self._tell(self._last)
+                        if missed == MISSED:
+                            self._fall_back(self._last)
             except Exception:  # the pace keeps its last share; the next turn tries again
                 log.exception("reading the group's work failed")
                 read_at = now
@@ -112,7 +142,18 @@ class GroupDemand:
 
     def _tell(self, backlog: Mapping[TopicPartition, int]) -> float:
         mine = frozenset(self._assigned())
-        share = share_of(mine, backlog)
+        share = share_of(mine, backlog, self._lagless)
         self._told_for = mine
+        self._told = share
         self._on_share(share)
         return share
+
+    def _fall_back(self, backlog: Mapping[TopicPartition, int]) -> None:
+        share = min(self._told, share_by_count(self._assigned(), backlog))
+        log.warning(
+            "no reading of the group's work for a while: the IO pace falls back to this "
+            "replica's share of the partitions",
+            extra={"share": round(share, 3)},
+        )
+        self._told = share
+        self._on_share(share)

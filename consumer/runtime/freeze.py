@@ -8,8 +8,9 @@ it the partitions are lost only once it has heartbeated again, about a second la
 that was about to submit would send its message a second time meanwhile, and one about to
 report would write a second record for an event the new owner has settled.
 
-Submits are cleared twice: before they wait for a connection, and right before their bytes
-leave (consumer.io.client), since a request may wait in the pool through the freeze.
+Submits are cleared before they wait for a connection, and again right before their headers
+and their body leave (consumer.io.wire), since a request may wait in the pool through the
+freeze, or freeze between the two writes.
 
 So a tick on the loop watches for gaps, and after one longer than `gap_s` submits and
 reports are held:

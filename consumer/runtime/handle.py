@@ -84,6 +84,17 @@ class Handler:
         if not current():
             # Lost or given up meanwhile: the new owner read its ledger without this job's
             # word, and reports the record itself. A record now would be a second one.
+            for status in processed.statuses:
+                log.warning(
+                    "partition gone before the record was written: outcome left unrecorded",
+                    extra={
+                        "event_id": status.event_id,
+                        "rule": status.rule,
+                        "outcome": status.outcome.value,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                    },
+                )
             return Handled(done=False, stopped=True)
         cancelled = await _finish(
             self._sink.report(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
@@ -32,6 +32,7 @@ from consumer.config import KafkaSettings
 from consumer.errors import AuthenticationFault, FatalError, TransientError
 from consumer.events import InputRecord
 from consumer.runtime.commit import TopicPartition
+from consumer.runtime.kafka_message import input_record
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class KafkaSource:
         for message in messages:
             error = message.error()
             if error is None:
-                records.append(_input_record(message))
+                records.append(input_record(message))
             elif error.code() == KafkaError._PARTITION_EOF:
                 topic, partition = message.topic(), message.partition()
                 if topic is not None and partition is not None:
@@ -201,9 +202,14 @@ class KafkaSource:
         return ends
 
     async def pause(self, partitions: set[TopicPartition]) -> None:
+        if partitions & self._assigned - self._paused:
+            await self._in_thread(self._pause_now, partitions)
+
+    def _pause_now(self, partitions: set[TopicPartition]) -> None:
+        # In the poll thread, where revokes run: never a partition revoked since it was asked.
         fresh = partitions & self._assigned - self._paused
         if fresh:
-            await self._in_thread(self._consumer.pause, _kafka(fresh))
+            self._consumer.pause(_kafka(fresh))
             self._paused |= fresh
 
     async def resume(self, partitions: set[TopicPartition] | None = None) -> None:
@@ -420,28 +426,3 @@ def _names(partitions: list[TopicPartition]) -> str:
 
 def _kafka(partitions: set[TopicPartition]) -> list[KafkaPartition]:
     return [KafkaPartition(topic, partition) for topic, partition in sorted(partitions)]
-
-
-def _input_record(message: Message) -> InputRecord:
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    if topic is None or partition is None or offset is None:
-        raise FatalError("Kafka handed over a record without topic, partition or offset")
-    raw_headers = message.headers() or []
-    pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
-    key, value = message.key(), message.value()
-    _, timestamp = message.timestamp()
-    return InputRecord(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key=None if key is None else _bytes(key),
-        value=None if value is None else _bytes(value),
-        headers=tuple((name, _bytes(raw)) for name, raw in pairs),
-        timestamp_ms=timestamp,
-    )
-
-
-def _bytes(raw: str | bytes | None) -> bytes:
-    if raw is None:
-        return b""
-    return raw.encode() if isinstance(raw, str) else raw

@@ -499,6 +499,29 @@ async def test_a_submit_held_at_the_wire_and_cancelled_never_reaches_io(
     assert [m["fiscal_code"] for m in sandbox.messages()] == [ALLOWED]
 
 
+async def test_a_submit_held_before_its_body_and_released_goes_again_once(
+    start_sandbox: SandboxFactory, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Released after a hold, the half-sent request is dropped, not finished (the server may
+    have given up on it): the submit goes again on a fresh connection, and IO has it once."""
+    sandbox = start_sandbox(rate_limit="off", profiles=write_profiles(tmp_path, []))
+    client = make_client(sandbox)
+    asked: list[str] = []
+
+    async def clearance() -> None:
+        asked.append("cleared")
+        if len(asked) == 3:  # the first attempt's body
+            await asyncio.sleep(0.3)  # the freeze guard holding it, then letting it go
+
+    outcome = await client.submit(
+        io_service(RatePolicy()), message_for(ALLOWED), Sending(clearance=clearance)
+    )
+
+    assert isinstance(outcome, Submitted)
+    assert outcome.attempts == 2
+    assert [m["fiscal_code"] for m in sandbox.messages()] == [ALLOWED]
+
+
 async def test_a_submit_frozen_between_its_headers_and_its_body_is_held_and_never_accepted(
     start_sandbox: SandboxFactory, make_client: ClientFactory, tmp_path: Path
 ) -> None:

@@ -124,7 +124,7 @@ def test_a_run_of_429s_lowers_the_pace_once_a_window_and_names_the_setting(
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "io.accounts.main.calls" in warning.getMessage()
     assert warning.__dict__["setting"] == "io.accounts.main.calls"
-    assert warning.__dict__["calls_now"] == 225
+    assert warning.__dict__["account_calls_now"] == 225
 
     clock.now += WINDOW_S + 0.1  # the next window refuses again
     for _ in range(RUN):
@@ -216,3 +216,23 @@ async def test_a_429_tells_the_pace() -> None:
     for _ in range(RUN):
         limiter.hold(0.0)
     assert limiter.calls() == int(8 * CUT)
+
+
+async def test_after_a_window_with_nothing_of_ours_the_first_call_goes_alone_again() -> None:
+    """A long idle, or a freeze: the pace may be stale, and the others may fill IO's window."""
+    time = VirtualTime()
+    limiter = paced_limiter(time, 10, wait_for_share=True)
+    assert limiter.pace is not None
+    limiter.pace.share(0.5)
+    started: list[Caller] = []
+    Caller(limiter, time, started)
+    await time.run_out()
+    await time.advance_to(time.now + 2)  # past the window: nothing of ours in it
+
+    first = Caller(limiter, time, started, answer_after=None)
+    second = Caller(limiter, time, started)
+    await settle()
+    assert (first.started_at, second.started_at) == (2.0, None)
+    limiter.settle()
+    await time.run_out()
+    assert second.started_at == 2.0

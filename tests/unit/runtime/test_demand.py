@@ -125,3 +125,39 @@ async def test_a_partition_revoked_between_readings_lowers_the_share_at_once() -
         assert len(backlog.asked) == 1
     finally:
         running.cancel()
+
+
+def test_tracking_partitions_weigh_as_idle_whatever_their_lag() -> None:
+    """Their records wait on purpose; a replica owning only those keeps a trickle."""
+    backlog = {(TOPIC, 0): 5_000, ("tracking", 0): 40_000, ("tracking", 1): 40_000}
+    only_tracking = frozenset({("tracking", 0), ("tracking", 1)})
+    share = share_of(only_tracking, backlog, lagless=["tracking"])
+    assert share == pytest.approx(2 * IDLE / (FULL_LAG + 2 * IDLE))
+    assert share > 0
+
+
+async def test_losing_every_partition_tells_a_share_of_nothing() -> None:
+    shares: list[float] = []
+    owned = partitions(0)
+    backlog = Backlog([{(TOPIC, 0): 100, (TOPIC, 1): 100}])
+    demand = GroupDemand(lambda: owned, backlog, [TOPIC], shares.append, interval_s=60)
+    running = asyncio.create_task(demand.run())
+    try:
+        await asyncio.sleep(0.05)
+        owned = frozenset()
+        await asyncio.sleep(0.3)
+        assert shares == [0.5, 0.0]
+    finally:
+        running.cancel()
+
+
+async def test_readings_missed_in_a_row_fall_back_to_the_partitions_count() -> None:
+    shares: list[float] = []
+    backlog = Backlog([{(TOPIC, n): lag for n, lag in enumerate([500, 0, 0, 0])}, *[None] * 9])
+    demand = GroupDemand(lambda: partitions(0), backlog, [TOPIC], shares.append, interval_s=0.05)
+    running = asyncio.create_task(demand.run())
+    try:
+        await asyncio.sleep(0.8)
+    finally:
+        running.cancel()
+    assert shares == pytest.approx([500 / 503, 0.25])
