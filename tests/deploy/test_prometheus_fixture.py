@@ -160,6 +160,8 @@ class ContractExporter:
         self.retries = Counter("io_relay_io_retries", "", ["endpoint", "reason"], registry=r)
         self.limited = Counter("io_relay_io_rate_limited", "", ["account"], registry=r)
         self.waits = Histogram("io_relay_limiter_wait_seconds", "", ["account"], registry=r)
+        self.pace = Gauge("io_relay_io_pace_calls", "", ["account"], registry=r)
+        self.share = Gauge("io_relay_group_share", "", registry=r)
         self.postponed = Counter("io_relay_deliveries_postponed", "", ["service"], registry=r)
         self.in_flight = Gauge("io_relay_events_in_flight", "", registry=r)
         self.assigned = Gauge("io_relay_partitions_assigned", "", registry=r)
@@ -180,6 +182,8 @@ class ContractExporter:
         self.build.labels("0.1.0", "3.11.7").set(1)
         self.assigned.set(6)
         self.reachable.set(1)
+        self.pace.labels("comune").set(50)
+        self.share.set(1 / 3)
 
     def tick(self) -> None:
         topic = "tributi.events"
