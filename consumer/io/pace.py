@@ -77,10 +77,6 @@ class Pace:
         """Not waiting for a share: the only pacer of the account."""
         return self._alone
 
-    @property
-    def configured(self) -> int:
-        return self._configured
-
     def calls(self) -> int:
         """Calls this replica may have in a window now: at least one."""
         now = self._clock()
