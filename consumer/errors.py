@@ -7,7 +7,8 @@
     ├── TransientError      the world may heal: retry, back off, pause
     └── FatalError          io-relay cannot do its job as configured: stop, loudly
         ├── ConfigurationError
-        └── AuthenticationFault
+        ├── AuthenticationFault
+        └── TlsFault
 
 Third-party errors (httpx, confluent-kafka, pydantic, jinja2) are translated where they
 enter, so the loop never catches a library's exception by name.
@@ -15,19 +16,24 @@ enter, so the loop never catches a library's exception by name.
 
 from __future__ import annotations
 
+from consumer.redact import mask
+
 
 class IoRelayError(Exception):
     """Base of every error io-relay raises on purpose."""
 
 
 class InvalidEvent(IoRelayError):
-    """An event that no retry will fix. `stage` and `reason` become DLQ headers."""
+    """An event that no retry will fix. `stage` and `reason` become DLQ headers and the
+    status record's error, so both are masked here: a reason names what is wrong, yet a
+    field name or a library's message may still carry a fiscal code."""
 
     stage = "invalid"
 
     def __init__(self, reason: str, *, field: str | None = None) -> None:
-        self.reason = reason
-        self.field = field
+        self.reason = mask(reason)
+        self.field = mask(field) if field is not None else None
+        reason, field = self.reason, self.field
         super().__init__(f"{field}: {reason}" if field else reason)
 
 
@@ -71,3 +77,8 @@ class ConfigurationError(FatalError):
 
 class AuthenticationFault(FatalError):
     """A credential was refused (Kafka SASL, or an IO subscription key)."""
+
+
+class TlsFault(FatalError):
+    """The TLS handshake with Kafka failed: the brokers' certificate is not trusted (or not
+    for their address) under the CA io-relay was given, or the two sides cannot agree."""

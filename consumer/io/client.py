@@ -62,6 +62,7 @@ from consumer.io.outcomes import (
 )
 from consumer.io.sending import Sending, SubmitInterrupted
 from consumer.io.wire import HeldBeforeBody, Wire
+from consumer.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -414,11 +415,12 @@ def _parse(model: type[_Body], response: httpx.Response) -> _Body | None:
 
 
 def _detail(response: httpx.Response) -> str:
+    """IO's words, masked and cut where they enter: IO may echo the request's fiscal code."""
     try:
         problem = ProblemJson.model_validate_json(response.content)
     except ValidationError:
-        return response.reason_phrase or f"HTTP {response.status_code}"
-    return problem.detail or problem.title or f"HTTP {response.status_code}"
+        return redact(response.reason_phrase or f"HTTP {response.status_code}")
+    return redact(problem.detail or problem.title or f"HTTP {response.status_code}")
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

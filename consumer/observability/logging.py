@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.io.models import FISCAL_CODE_PATTERN
+from consumer.redact import mask, mask_fiscal_code
 
-_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN.strip("^$"))
+__all__ = ["JsonFormatter", "configure_logging", "mask", "mask_fiscal_code"]
+
 # uvicorn adds `color_message`, the same text with terminal colours: noise in JSON.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {
     "message",
     "asctime",
     "color_message",
 }
-
-
-def mask_fiscal_code(code: str) -> str:
-    """Enough to tell two citizens apart in an incident, not enough to identify one."""
-    return f"{code[:3]}{'*' * 10}{code[-3:]}"
-
-
-def mask(text: str) -> str:
-    return _FISCAL_CODE.sub(lambda match: mask_fiscal_code(match.group(0)), text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,7 +33,21 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return mask(json.dumps(entry, default=str, ensure_ascii=False))
+        return json.dumps(_masked(entry), ensure_ascii=False)
+
+
+def _masked(value: object) -> object:
+    """Masked before encoding: in the encoded line, a code after a newline would follow the
+    `n` of its escape and look like part of a longer token."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask(str(key)): _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_masked(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return mask(str(value))
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from consumer.redact import redact
 
 
 class Stage(StrEnum):
@@ -64,6 +66,12 @@ class ErrorInfo(BaseModel):
 
     type: str
     detail: str
+
+    @field_validator("detail")
+    @classmethod
+    def _no_fiscal_code(cls, detail: str) -> str:
+        """Every record's error passes here, whoever wrote it: IO's words, a library's."""
+        return redact(detail)
 
 
 class InputPosition(BaseModel):

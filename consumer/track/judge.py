@@ -13,7 +13,6 @@ from datetime import datetime
 
 from consumer.io import GaveUp, MessageNotFound, MessageOutcome, MessageState, Refused
 from consumer.io.models import MessageStatus, PaymentStatus, ReadStatus
-from consumer.observability.logging import mask
 from consumer.report import ErrorInfo, Outcome, Stage, StatusRecord
 from consumer.track.record import Seen, TrackingRecord
 from consumer.track.schedule import TrackingSchedule, open_stages
@@ -101,15 +100,12 @@ def _why_given_up(record: TrackingRecord, answer: MessageOutcome | None) -> Erro
         case MessageNotFound():
             detail = f"{after} IO last answered 404 (message not found); it had reported {reported}"
         case Refused(http_status=status, detail=why):
-            # IO's own words: masked, in case they echo the fiscal code of the request.
             detail = (
-                f"{after} IO last refused the check ({status}: {mask(why)}); "
-                f"it had reported {reported}"
+                f"{after} IO last refused the check ({status}: {why}); it had reported {reported}"
             )
         case GaveUp(detail=why):
             detail = (
-                f"{after} the last check got no answer (gave up: {mask(why)}); "
-                f"IO had reported {reported}"
+                f"{after} the last check got no answer (gave up: {why}); IO had reported {reported}"
             )
     return ErrorInfo(type="tracking_horizon", detail=detail)
 
