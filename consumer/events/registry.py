@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from consumer.errors import ConfigurationError, DecodeError
 from consumer.events.fiscal_code import FiscalCodePolicy
+from consumer.events.schema_reasons import schema_reason
 from consumer.events.types import BUILT_IN_TYPES, EventData
 
 EVENT_TYPE_KEY = "x-event-type"
@@ -82,7 +83,7 @@ class EventTypes:
         error = next(iter(sorted(validator.iter_errors(data), key=lambda e: e.path)), None)
         if error is not None:
             path = ".".join(str(part) for part in ("data", *error.absolute_path))
-            raise DecodeError(error.message, field=path)
+            raise DecodeError(schema_reason(error), field=path)
         return data
 
     def _built_in(self, model: type[EventData], data: object) -> EventData:

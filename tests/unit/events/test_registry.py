@@ -87,17 +87,17 @@ rules:
         (
             {"fiscal_code": "AAAAAA00A00A000A", "plate": "AB123CD"},
             "data",
-            "'amount_cents' is a required",
+            "missing field amount_cents",
         ),
         (
             {"fiscal_code": "AAAAAA00A00A000A", "plate": "AB1", "amount_cents": 1},
             "data.plate",
-            "is too short",
+            "is shorter than",
         ),
         (
             {"fiscal_code": "x", "plate": "AB123CD", "amount_cents": 1},
             "data.fiscal_code",
-            "does not match",
+            "does not match the pattern",
         ),
     ],
 )
