@@ -190,8 +190,10 @@ def schemas(
 
 
 def _contracts(config: Path | None, rules: list[Path]) -> tuple[EventTypes, list[Rule]]:
+    """The rules given, with the rest of the configuration (allowed link hosts included)."""
     settings = load_settings(config) if config else Settings()
-    return load_contracts(settings.model_copy(update={"rules": rules}))
+    paths = settings.rules.model_copy(update={"paths": rules})
+    return load_contracts(settings.model_copy(update={"rules": paths}))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from consumer.errors import ConfigurationError
 from consumer.io.client import LostSubmit
 from consumer.io.models import FISCAL_CODE_PATTERN
+from consumer.rules.link_hosts import check_host
 from consumer.rules.loader import DEFAULT_PERSONAL_DATA_FIELDS
 
 ENV_PREFIX = "IO_RELAY_"
@@ -183,6 +185,18 @@ class EventSettings(_Section):
     fiscal_codes: FiscalCodeSettings = FiscalCodeSettings()
 
 
+class RuleSettings(_Section):
+    """`rules:` as a mapping; the list form `rules: [rules/]` is short for `paths`."""
+
+    paths: list[Path] = Field(
+        default_factory=list, description="rules files, or folders of them, read in order"
+    )
+    allowed_link_hosts: list[Annotated[str, AfterValidator(check_host)]] = Field(
+        default_factory=list,
+        description="hosts every rule's link() may lead to ('*.' before a name: its subdomains)",
+    )
+
+
 class RuleCheckSettings(_Section):
     personal_data_fields: list[str] = Field(
         default_factory=lambda: sorted(DEFAULT_PERSONAL_DATA_FIELDS),
@@ -281,7 +295,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     io: IoSettings = IoSettings()
-    rules: list[Path] = Field(default_factory=list)
+    rules: RuleSettings = RuleSettings()
     rule_checks: RuleCheckSettings = RuleCheckSettings()
     events: EventSettings = EventSettings()
     runtime: RuntimeSettings = RuntimeSettings()
@@ -300,6 +314,11 @@ class Settings(BaseSettings):
         # The file's content arrives as init arguments; the environment must win over it.
         return (env_settings, init_settings)
 
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules_as_list(cls, value: object) -> object:
+        return _rules_mapping(value)
+
     @model_validator(mode="after")
     def _checks_leave_room_for_events(self) -> Self:
         # Checks run on the scheduler that holds input events: too many would fill it and
@@ -317,6 +336,9 @@ class Settings(BaseSettings):
 def load_settings(config_file: Path | None = None) -> Settings:
     """Read and validate the configuration, or raise one ConfigurationError saying all wrongs."""
     from_file = _read_yaml(config_file) if config_file else {}
+    if "rules" in from_file:
+        # As a mapping before the sources merge, so IO_RELAY_RULES__* adds to the file's.
+        from_file["rules"] = _rules_mapping(from_file["rules"])
     try:
         settings = Settings(**from_file)
     except ValidationError as exc:
@@ -329,7 +351,12 @@ def load_settings(config_file: Path | None = None) -> Settings:
     events = settings.events.model_copy(
         update={"schema_dirs": resolve(settings.events.schema_dirs)}
     )
-    return settings.model_copy(update={"rules": resolve(settings.rules), "events": events})
+    rules = settings.rules.model_copy(update={"paths": resolve(settings.rules.paths)})
+    return settings.model_copy(update={"rules": rules, "events": events})
+
+
+def _rules_mapping(value: object) -> object:
+    return {"paths": value} if isinstance(value, list | tuple) else value
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Template
 from jinja2.environment import TemplateExpression
 
+from consumer.rules.link_hosts import Link, LinkHosts
 from consumer.rules.model import RuleSpec
 
 
@@ -28,6 +29,8 @@ class Rule:
     texts: dict[str, Texts]
     templates: dict[str, Template] = field(default_factory=dict)
     literals: dict[str, Any] = field(default_factory=dict)
+    link: Link = field(default_factory=lambda: LinkHosts.of().link())
+    """What the markdown's `link()` calls: the helper, within the rule's allowed hosts."""
 
     @property
     def name(self) -> str:

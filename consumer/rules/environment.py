@@ -3,7 +3,8 @@
 Sandboxed, so a rule cannot reach Python internals; StrictUndefined, so a misspelt field
 fails loudly instead of rendering an empty string into a citizen's message. Markdown
 templates get their own environment, whose `finalize` escapes every value printed into them:
-an event value can never become a link or markup, only a helper like `link` can.
+an event value can never become a link or markup, only a helper like `link` can. `link` is
+each rule's own (see link_hosts), so render passes it with the event.
 """
 
 from __future__ import annotations
@@ -53,6 +54,4 @@ def _environment(*, markdown: bool = False) -> ImmutableSandboxedEnvironment:
         io_due_date=helpers.io_due_date,
         notice_number=helpers.notice_number,
     )
-    if markdown:
-        env.globals["link"] = helpers.link
     return env

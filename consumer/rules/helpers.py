@@ -29,6 +29,7 @@ __all__ = [
     "io_due_date",
     "italian_date",
     "link",
+    "link_host",
     "notice_number",
 ]
 
@@ -161,6 +162,25 @@ def _link_destination(url: str) -> str:
     return encoded.replace("&", "\\&")
 
 
+def link_host(url: str) -> str:
+    """The host a link leads to, lower case; a ValueError if the URL hides or lacks it.
+
+    A user name before the host (`https://comune.it@evil.example/`) shows a trusted name and
+    leads elsewhere, so it is refused rather than parsed.
+    """
+    # Up to the first / ? or #: a backslash does not end it, since the link writes it as %5C.
+    authority = re.split(r"[/?#]", url[len("https://") :], maxsplit=1)[0]
+    if "@" in authority:
+        raise ValueError("a link's URL may not carry a user name before its host")
+    try:
+        host = urlsplit("https://" + authority).hostname
+    except ValueError as exc:
+        raise ValueError(f"a link needs a valid URL: {exc}") from None
+    if not host:
+        raise ValueError("a link's URL has no host")
+    return host.lower()
+
+
 def link(url: str, text: str) -> SafeMarkdown:
     """A deliberate link from event data: an https URL, shown as `text` escaped to plain text.
 
@@ -174,12 +194,7 @@ def link(url: str, text: str) -> SafeMarkdown:
         raise ValueError("a link must be an https:// URL")
     if _CONTROL.search(url):
         raise ValueError("a link's URL has a control character or line break in it")
-    try:
-        host = urlsplit(url).hostname
-    except ValueError as exc:
-        raise ValueError(f"a link needs a valid URL: {exc}") from None
-    if not host:
-        raise ValueError("a link's URL has no host")
+    link_host(url)
     label = escape_markdown(text)
     if not label:
         raise ValueError("a link needs visible text")

@@ -21,6 +21,7 @@ from consumer.events import Event
 from consumer.events.registry import EventTypes
 from consumer.rules.compiled import Rule, Texts
 from consumer.rules.environment import Environments, build_environments
+from consumer.rules.link_hosts import LinkHosts
 from consumer.rules.model import DEFAULT_LANGUAGE, MessageTemplate, RulesFile, RuleSpec
 from consumer.rules.render import example_event, render
 from consumer.rules.route import holds
@@ -64,6 +65,8 @@ class RuleChecks:
     """What load-time safety checks refuse; operators may widen or narrow the list."""
 
     personal_data_fields: frozenset[str] = DEFAULT_PERSONAL_DATA_FIELDS
+    allowed_link_hosts: frozenset[str] = frozenset()
+    """Hosts every rule's link() may lead to (`rules.allowed_link_hosts`)."""
 
 
 def load_rules(
@@ -155,6 +158,7 @@ class _Loader:
                 texts=texts,
                 templates=templates,
                 literals=literals,
+                link=LinkHosts.of(self.checks.allowed_link_hosts, spec.allowed_link_hosts).link(),
             )
         except TemplateSyntaxError as exc:
             self._refuse(origin, spec.name, f"template syntax, line {exc.lineno}: {exc.message}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from consumer.io.models import FeatureLevelType
+from consumer.rules.link_hosts import check_host
 
 Template = Annotated[str, Field(min_length=1)]
+LinkHost = Annotated[str, AfterValidator(check_host)]
 
 # IO's preferred_languages values.
 LANGUAGES = ("it_IT", "en_GB", "de_DE", "es_ES", "fr_FR")
@@ -51,6 +53,10 @@ class RuleSpec(_Strict):
     translations: dict[
         Annotated[str, Field(pattern="^(" + "|".join(LANGUAGES) + ")$")], TextTemplates
     ] = Field(default_factory=dict)
+    allowed_link_hosts: list[LinkHost] = Field(
+        default_factory=list,
+        description="hosts this rule's link() may lead to, beside rules.allowed_link_hosts",
+    )
     example: dict[str, Any] = Field(
         description="the data of an event this rule sends; it must render cleanly at load time"
     )

@@ -54,11 +54,10 @@ def render(
     texts = rule.texts[choose_language(rule, languages)]
     values: dict[str, Any] = dict(rule.literals)
     values["recipient"] = render_recipient(rule, event, fiscal_codes)
-    templates: dict[str, Template] = {
-        "subject": texts.subject,
-        "markdown": texts.markdown,
-        **rule.templates,
-    }
+    templates: dict[str, Template] = {"subject": texts.subject, **rule.templates}
+    markdown = _render(texts.markdown, {**context, "link": rule.link}, rule.name, "markdown")
+    if markdown:
+        values["markdown"] = markdown
     for path, template in templates.items():
         text = _render(template, context, rule.name, path)
         if text:

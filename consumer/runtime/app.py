@@ -59,8 +59,11 @@ def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
         allow=frozenset(settings.events.fiscal_codes.allow),
     )
     types = EventTypes.load(settings.events.schema_dirs, policy)
-    checks = RuleChecks(frozenset(settings.rule_checks.personal_data_fields))
-    return types, load_rules(settings.rules, types, checks)
+    checks = RuleChecks(
+        personal_data_fields=frozenset(settings.rule_checks.personal_data_fields),
+        allowed_link_hosts=frozenset(settings.rules.allowed_link_hosts),
+    )
+    return types, load_rules(settings.rules.paths, types, checks)
 
 
 def account_limiters(settings: IoSettings, *, in_group: bool = False) -> dict[str, AccountLimiter]:

@@ -114,6 +114,7 @@ rules:
   - name: raw-document
     event_type: document.ready
     service: s
+    allowed_link_hosts: [x.example, xn--ls8h.example, documenti.comune-demo.example]
     message:
       subject: "{{ data.title }}"
       markdown: |

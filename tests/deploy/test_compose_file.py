@@ -159,8 +159,11 @@ def test_the_config_points_at_the_compose_services(
 def test_the_config_and_the_images_rules_load(
     services: dict[str, Service], settings: Settings
 ) -> None:
-    assert [PurePosixPath(path) for path in settings.rules] == [IMAGE_EXAMPLES / "rules"]
-    local = settings.model_copy(update={"rules": [from_image(path) for path in settings.rules]})
+    assert [PurePosixPath(path) for path in settings.rules.paths] == [IMAGE_EXAMPLES / "rules"]
+    paths = [from_image(path) for path in settings.rules.paths]
+    local = settings.model_copy(
+        update={"rules": settings.rules.model_copy(update={"paths": paths})}
+    )
     _, rules = load_contracts(local)
     assert {rule.service for rule in rules} <= settings.io.services.keys()
     profiles = option(services["sandbox"]["command"], "--profiles")
