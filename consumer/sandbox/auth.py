@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from consumer.sandbox.profiles_file import DEFAULT_ORGANIZATION_FISCAL_CODE, Subscription
@@ -15,6 +16,15 @@ class Caller:
     service: str
     account: str
     organization_fiscal_code: str
+
+    @property
+    def key_fingerprint(self) -> str:
+        return key_fingerprint(self.subscription_key)
+
+
+def key_fingerprint(key: str) -> str:
+    """Which key called, for the admin views and tests; the key itself never leaves."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 class KeyRefused(Exception):
@@ -38,8 +48,9 @@ INVALID_KEY = (
 class Authenticator:
     """Maps a key to its caller.
 
-    With no subscription list every non-empty key is accepted, is its own service (so only
-    it can read its messages) and bills to the one account "default". With a list, only the
+    With no subscription list every non-empty key is accepted, is its own service, named
+    by its fingerprint (so only it can read its messages), and bills to the one account
+    "default". With a list, only the
     listed keys are accepted.
     """
 
@@ -59,7 +70,7 @@ class Authenticator:
         if self._callers is None:
             return Caller(
                 subscription_key,
-                subscription_key,
+                key_fingerprint(subscription_key),
                 DEFAULT_ACCOUNT,
                 DEFAULT_ORGANIZATION_FISCAL_CODE,
             )

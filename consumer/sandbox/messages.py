@@ -47,7 +47,7 @@ class StoredMessage:
             "id": self.id,
             "fiscal_code": self.message.fiscal_code,
             "service": self.caller.service,
-            "subscription_key": self.caller.subscription_key,
+            "key_fingerprint": self.caller.key_fingerprint,
             "body": json.loads(self.raw_body),
             "received_at": format_timestamp(self.received_at),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from consumer.sandbox.auth import key_fingerprint
 from tests.fixtures.sandbox import (
     ALLOWED,
     BLOCKED,
@@ -38,13 +40,14 @@ def test_messages_lists_every_accepted_submission_in_order(start_sandbox: Sandbo
     assert [m["id"] for m in messages] == ids
     assert [m["body"] for m in messages] == sent
     assert [m["fiscal_code"] for m in messages] == [ALLOWED, NO_PROFILE, BLOCKED]
-    assert [m["subscription_key"] for m in messages] == keys
-    assert [m["service"] for m in messages] == keys
+    assert [m["key_fingerprint"] for m in messages] == [key_fingerprint(k) for k in keys]
+    assert [m["service"] for m in messages] == [key_fingerprint(k) for k in keys]
+    assert not [m for m in messages for key in keys if key in json.dumps(m)]
     assert set(messages[0]) == {
         "id",
         "fiscal_code",
         "service",
-        "subscription_key",
+        "key_fingerprint",
         "body",
         "received_at",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from ulid import ULID
 
+from consumer.sandbox.auth import key_fingerprint
 from tests.fixtures.sandbox import (
     ALLOWED,
     BLOCKED,
@@ -55,8 +57,9 @@ def test_created_with_ulid_location_and_recorded(sandbox: Sandbox) -> None:
     recorded = [m for m in sandbox.messages() if m["id"] == message_id]
     assert len(recorded) == 1
     assert recorded[0]["fiscal_code"] == ALLOWED
-    assert recorded[0]["service"] == "key-recorded"
-    assert recorded[0]["subscription_key"] == "key-recorded"
+    assert recorded[0]["service"] == key_fingerprint("key-recorded")
+    assert recorded[0]["key_fingerprint"] == key_fingerprint("key-recorded")
+    assert "key-recorded" not in response.text + json.dumps(sandbox.messages())
     assert recorded[0]["body"] == body
     assert recorded[0]["received_at"].endswith("Z")
 
@@ -217,7 +220,7 @@ def test_get_message_returns_the_message(sandbox: Sandbox) -> None:
     assert message["fiscal_code"] == ALLOWED
     assert message["content"] == body["content"]
     assert message["time_to_live"] == 7200
-    assert message["sender_service_id"] == "reader"
+    assert message["sender_service_id"] == key_fingerprint("reader")
     assert message["feature_level_type"] == "STANDARD"
     assert message["created_at"].endswith("Z")
     assert answer.json()["status"] in {"ACCEPTED", "PROCESSED"}

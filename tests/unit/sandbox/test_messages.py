@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumer.io.models import NewMessage
-from consumer.sandbox.auth import Caller
+from consumer.sandbox.auth import Caller, key_fingerprint
 from consumer.sandbox.messages import MessageStore
 
 FISCAL_CODE = "AAAAAA00A00A000A"
@@ -134,7 +134,7 @@ def test_records_keep_arrival_order_and_the_body_as_sent() -> None:
         "id": first,
         "fiscal_code": FISCAL_CODE,
         "service": "tari",
-        "subscription_key": "key-1",
+        "key_fingerprint": key_fingerprint("key-1"),
         "body": body(unknown_field=1),
         "received_at": "2026-03-01T10:00:00.123Z",
     }
