@@ -63,21 +63,39 @@ class KafkaSettings(_Section):
         default="io-relay.tracking",
         description="the messages under tracking, keyed by IO message id (compacted)",
     )
-    client: dict[str, str] = Field(
+    client: dict[str, str | SecretStr] = Field(
         default_factory=dict,
-        description="librdkafka settings passed through (security.protocol, sasl.*, ssl.*).",
+        description="librdkafka settings passed through (security.protocol, sasl.*, ssl.*); "
+        "passwords, secrets and private keys are held as secrets",
     )
 
-    @field_validator("client")
+    @field_validator("client", mode="before")
     @classmethod
-    def _refuse_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+    def _refuse_reserved(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
         reserved = sorted(_RESERVED_KAFKA_SETTINGS & value.keys())
         if reserved:
             raise ValueError(
                 f"{', '.join(reserved)} cannot be set here: io-relay manages them "
                 "to keep its delivery guarantees"
             )
-        return value
+        return {
+            name: SecretStr(setting) if _is_secret(name) and isinstance(setting, str) else setting
+            for name, setting in value.items()
+        }
+
+    def librdkafka(self) -> dict[str, str]:
+        """`client` with its secrets revealed: for librdkafka's configuration only."""
+        return {
+            name: setting.get_secret_value() if isinstance(setting, SecretStr) else setting
+            for name, setting in self.client.items()
+        }
+
+
+def _is_secret(name: str) -> bool:
+    """librdkafka's secret-bearing settings: sasl.password, ssl.key.password, ssl.key.pem..."""
+    return name.endswith(("password", "secret", ".pem", ".config")) and name != "ssl.ca.pem"
 
 
 class AccountSettings(_Section):

@@ -71,7 +71,7 @@ class ReportSink:
         self._tracking_topic = settings.tracking_topic if tracking else None
         self._producer = Producer(
             {
-                **settings.client,
+                **settings.librdkafka(),
                 "bootstrap.servers": settings.bootstrap_servers,
                 "enable.idempotence": True,
                 "acks": "all",

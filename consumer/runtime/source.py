@@ -64,7 +64,7 @@ def helper_client_config(settings: KafkaSettings) -> dict[str, Any]:
     """The librdkafka settings a helper client (the ledger's reader, the probe) shares with
     the group's consumer: where the brokers are and how to log in, no more."""
     keep = ("bootstrap.servers", "security.protocol", "ssl.", "sasl.")
-    config = {**settings.client, "bootstrap.servers": settings.bootstrap_servers}
+    config = {**settings.librdkafka(), "bootstrap.servers": settings.bootstrap_servers}
     return {k: v for k, v in config.items() if k.startswith(keep)}
 
 
@@ -96,7 +96,7 @@ def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[
         # librdkafka prefetches up to 64 MB by default; 16 MB is seconds of work at full speed
         # and keeps a replica facing a large backlog well under its memory limit.
         "queued.max.messages.kbytes": 16_384,
-        **settings.client,
+        **settings.librdkafka(),
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": settings.group_id,
         "enable.auto.commit": False,

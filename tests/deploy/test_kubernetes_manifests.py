@@ -156,8 +156,8 @@ def container_environment(objects: list[Object], container: Object) -> dict[str,
 
 def in_container(settings: Settings, mounted: Path) -> Settings:
     """The settings with the absolute paths of the container resolved under `mounted`."""
-    rules = [mounted / path.relative_to("/") for path in settings.rules]
-    return settings.model_copy(update={"rules": rules})
+    paths = [mounted / path.relative_to("/") for path in settings.rules.paths]
+    return settings.model_copy(update={"rules": settings.rules.model_copy(update={"paths": paths})})
 
 
 def quantity(text: str) -> float:
@@ -362,7 +362,7 @@ def test_the_container_runs_the_mounted_config(container: Object) -> None:
 
 
 def test_the_configmap_config_and_rules_load(settings: Settings, mounted: Path) -> None:
-    assert settings.rules == [Path("/etc/io-relay/rules")]
+    assert settings.rules.paths == [Path("/etc/io-relay/rules")]
     _, rules = load_contracts(in_container(settings, mounted))
     assert rules
     assert {rule.service for rule in rules} <= settings.io.services.keys()
@@ -403,7 +403,7 @@ def test_the_keys_secret_holds_exactly_the_configs_key_env_names(
 def test_kafka_credentials_reach_kafka_client(objects: list[Object], settings: Settings) -> None:
     kafka = secret_data(objects, "io-relay-kafka")
     assert settings.kafka.client["sasl.username"] == kafka["username"]
-    assert settings.kafka.client["sasl.password"] == kafka["password"]
+    assert settings.kafka.librdkafka()["sasl.password"] == kafka["password"]
     # The file's own kafka.client entries survive the merge with the environment's.
     assert settings.kafka.client["security.protocol"] == "SASL_SSL"
 
@@ -412,7 +412,7 @@ def test_keda_reads_lag_with_the_same_kafka_settings(
     objects: list[Object], settings: Settings
 ) -> None:
     kafka = secret_data(objects, "io-relay-kafka")
-    assert kafka["sasl"] == KEDA_SASL_MODES[settings.kafka.client["sasl.mechanism"]]
+    assert kafka["sasl"] == KEDA_SASL_MODES[str(settings.kafka.client["sasl.mechanism"])]
     uses_tls = settings.kafka.client["security.protocol"] in {"SSL", "SASL_SSL"}
     assert kafka["tls"] == ("enable" if uses_tls else "disable")
     auth = the(objects, "TriggerAuthentication", "io-relay-kafka")

@@ -20,7 +20,7 @@ def test_example_config_loads_with_rules_relative_to_the_file() -> None:
 
     assert settings.kafka.input_topics == ["demo.events"]
     assert settings.io.services["tari"].account == "comune-demo"
-    assert settings.rules == [EXAMPLE.parent / "rules"]
+    assert settings.rules.paths == [EXAMPLE.parent / "rules"]
 
 
 def test_environment_overrides_one_key_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,3 +223,45 @@ def test_without_tracking_any_number_of_checks_is_accepted() -> None:
     )
 
     assert not settings.tracking.enabled
+
+
+@pytest.mark.parametrize(
+    "name", ["sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem"]
+)
+def test_secret_kafka_client_settings_never_print(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(f"IO_RELAY_KAFKA__CLIENT__{name.upper()}", "kafka-secret-value")
+
+    settings = Settings()
+
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    assert "kafka-secret-value" not in shown
+    assert settings.kafka.librdkafka()[name] == "kafka-secret-value"
+
+
+def test_plain_kafka_client_settings_stay_plain() -> None:
+    settings = Settings(
+        kafka={"client": {"security.protocol": "SASL_SSL", "ssl.ca.location": "/ca"}}
+    )
+
+    assert settings.kafka.client == {"security.protocol": "SASL_SSL", "ssl.ca.location": "/ca"}
+
+
+def test_the_rules_mapping_takes_link_hosts_and_the_list_form_still_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("rules: [rules/]\n")
+    monkeypatch.setenv("IO_RELAY_RULES__ALLOWED_LINK_HOSTS", '["comune.example.it"]')
+
+    settings = load_settings(config)
+
+    assert settings.rules.paths == [tmp_path / "rules"]
+    assert settings.rules.allowed_link_hosts == ["comune.example.it"]
+
+
+@pytest.mark.parametrize("host", ["https://comune.it", "Comune.IT", "comune.it/path", "a b"])
+def test_an_allowed_link_host_must_be_a_host_name(host: str) -> None:
+    with pytest.raises(ValueError, match="not a host name"):
+        Settings(rules={"allowed_link_hosts": [host]})
