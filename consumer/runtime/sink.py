@@ -22,6 +22,7 @@ from consumer.config import KafkaSettings
 from consumer.errors import FatalError, TransientError
 from consumer.report import DeadLetter, StatusRecord
 from consumer.runtime.commit import TopicPartition
+from consumer.runtime.source import refusal_fault
 from consumer.track import TrackingRecord
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class ReportSink:
         self._status_topic = settings.status_topic
         self._dlq_topic = settings.dlq_topic
         self._tracking_topic = settings.tracking_topic if tracking else None
+        self._refusal: FatalError | None = None
         self._producer = Producer(
             {
                 **settings.librdkafka(),
@@ -77,6 +79,7 @@ class ReportSink:
                 "acks": "all",
                 "linger.ms": 5,
                 "delivery.timeout.ms": _DELIVERY_TIMEOUT_MS,
+                "error_cb": self._note_error,
             }
         )
         self._status_partitions = self._partitions_of(self._status_topic)
@@ -259,10 +262,23 @@ class ReportSink:
             self._producer.poll(0)
             await asyncio.sleep(_POLL_INTERVAL_S)
 
+    def _note_error(self, error: KafkaError) -> None:
+        """librdkafka's error events (served by poll; nothing else to do with them, the
+        deliveries report their own): keeps the last TLS or credentials refusal, which is
+        what a start-up that cannot describe its topics reports."""
+        refusal = refusal_fault(error)
+        if refusal is not None:
+            self._refusal = refusal
+
     def _partitions_of(self, topic: str, hint: str = "") -> int:
         try:
             metadata = self._producer.list_topics(topic, timeout=30)
         except KafkaException as exc:
+            # Serves the error events queued meanwhile: a broker that refused the TLS
+            # handshake or the credentials says so, rather than "transport failure".
+            self._producer.poll(0)
+            if self._refusal is not None:
+                raise self._refusal from None
             raise FatalError(
                 f"cannot describe topic {topic!r}: {exc.args[0].str()}; check "
                 "kafka.bootstrap_servers and the credentials under kafka.client"

@@ -29,7 +29,7 @@ from confluent_kafka import TopicPartition as KafkaPartition
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from consumer.config import KafkaSettings
-from consumer.errors import AuthenticationFault, FatalError, TransientError
+from consumer.errors import AuthenticationFault, FatalError, TlsFault, TransientError
 from consumer.events import InputRecord
 from consumer.runtime.commit import TopicPartition
 from consumer.runtime.kafka_message import input_record
@@ -108,6 +108,21 @@ def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[
         "enable.partition.eof": True,
         "error_cb": _raise_fatal,
     }
+
+
+def refusal_fault(error: KafkaError) -> FatalError | None:
+    """What a librdkafka error means when it is why the brokers will not let io-relay in: a
+    failed TLS handshake (TlsFault) or refused credentials (AuthenticationFault); None for
+    any other error."""
+    if error.code() == KafkaError._SSL:
+        return TlsFault(
+            f"the TLS handshake with Kafka failed: {error.str()}; check ssl.ca.location under "
+            "kafka.client (the CA that signed the brokers' certificates) and "
+            "kafka.bootstrap_servers"
+        )
+    if error.code() in _AUTHENTICATION_CODES:
+        return AuthenticationFault(f"Kafka refused io-relay's credentials: {error.str()}")
+    return None
 
 
 def _raise_fatal(error: KafkaError) -> None:

@@ -18,7 +18,14 @@
 #   PLAINTEXT       $KAFKA_PORT              (default 9092)
 #   SASL_PLAINTEXT  $KAFKA_SASL_PORT         (default KAFKA_PORT+1), SASL/PLAIN,
 #                                            users admin/admin-secret and relay/relay-secret
+#   SASL_SSL        $KAFKA_SSL_PORT          (default KAFKA_PORT+2), SASL/PLAIN over TLS, the
+#                                            same users; no client certificate asked for
 #   CONTROLLER      $KAFKA_CONTROLLER_PORT   (default KAFKA_PORT+1000), KRaft quorum only
+#
+# TLS of the SASL_SSL listener: the first `up` of a state dir makes a CA and a broker
+# certificate signed by it (SAN IP:127.0.0.1 and DNS:localhost) in $KAFKA_STATE_DIR/tls/, kept
+# for the later starts. Clients trust $KAFKA_STATE_DIR/tls/ca.pem (librdkafka:
+# ssl.ca.location); `up` logs its path and `status` prints it. Delete tls/ for new ones.
 #
 # Other environment:
 #   IO_RELAY_CACHE        cache root (default <repo>/.cache); jars in $IO_RELAY_CACHE/kafka/libs
@@ -90,12 +97,16 @@ configure() {
 	KAFKA_PORT=${KAFKA_PORT:-9092}
 	is_port_number "$KAFKA_PORT" || die "KAFKA_PORT='$KAFKA_PORT' is not a port number"
 	SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 1))}
+	SSL_PORT=${KAFKA_SSL_PORT:-$((KAFKA_PORT + 2))}
 	CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1000))}
 	is_port_number "$SASL_PORT" || die "KAFKA_SASL_PORT='$SASL_PORT' is not a port number"
+	is_port_number "$SSL_PORT" || die "KAFKA_SSL_PORT='$SSL_PORT' is not a port number"
 	is_port_number "$CONTROLLER_PORT" ||
 		die "KAFKA_CONTROLLER_PORT='$CONTROLLER_PORT' is not a port number"
-	if ((KAFKA_PORT == SASL_PORT || KAFKA_PORT == CONTROLLER_PORT || SASL_PORT == CONTROLLER_PORT)); then
-		die "the ports must differ: KAFKA_PORT=$KAFKA_PORT KAFKA_SASL_PORT=$SASL_PORT KAFKA_CONTROLLER_PORT=$CONTROLLER_PORT"
+	local distinct
+	distinct=$(printf '%s\n' "$KAFKA_PORT" "$SASL_PORT" "$SSL_PORT" "$CONTROLLER_PORT" | sort -u | wc -l)
+	if ((distinct != 4)); then
+		die "the ports must differ: KAFKA_PORT=$KAFKA_PORT KAFKA_SASL_PORT=$SASL_PORT KAFKA_SSL_PORT=$SSL_PORT KAFKA_CONTROLLER_PORT=$CONTROLLER_PORT"
 	fi
 
 	configure_cache
@@ -108,7 +119,16 @@ configure() {
 	PID_FILE="$STATE_DIR/kafka.pid"
 	SERVER_LOG="$STATE_DIR/server.log"
 	PROPERTIES="$STATE_DIR/server.properties"
+	set_tls_paths
 	configure_tools
+}
+
+# The TLS files of the SASL_SSL listener, under the state dir (see the header).
+set_tls_paths() {
+	TLS_DIR="$STATE_DIR/tls"
+	CA_CERT="$TLS_DIR/ca.pem"
+	KEYSTORE="$TLS_DIR/broker.p12"
+	KEYSTORE_PASSWORD_FILE="$TLS_DIR/keystore.password"
 }
 
 configure_cache() {
@@ -138,6 +158,7 @@ lock_state_dir() {
 	PID_FILE="$STATE_DIR/kafka.pid"
 	SERVER_LOG="$STATE_DIR/server.log"
 	PROPERTIES="$STATE_DIR/server.properties"
+	set_tls_paths
 	exec {STATE_LOCK_FD}>"$STATE_DIR/.lock"
 	flock -w 180 "$STATE_LOCK_FD" || die "another kafka.sh holds the lock of $STATE_DIR"
 }
@@ -211,8 +232,62 @@ fetch_jars() {
 	exec {lock_fd}>&-
 }
 
+tls_present() {
+	[[ -s $CA_CERT && -s $KEYSTORE && -s $KEYSTORE_PASSWORD_FILE ]]
+}
+
+# Makes the CA, the broker's key and certificate and its PKCS12 keystore, once per state dir
+# (under the state lock; written to a temporary dir, then renamed: never half a set).
+make_tls_if_needed() {
+	local tmp started password
+	tls_present && return 0
+	command -v openssl >/dev/null || die "'openssl' not found: it makes the certificates of the SASL_SSL listener"
+	started=$(now_us)
+	rm -rf -- "$TLS_DIR"
+	tmp=$(mktemp -d "$STATE_DIR/tls.tmp.XXXXXX")
+	cat >"$tmp/openssl.cnf" <<'EOF_CNF'
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[broker]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF_CNF
+	password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+	if ! {
+		openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
+			-config "$tmp/openssl.cnf" -extensions ca -subj "/CN=io-relay local Kafka CA" \
+			-keyout "$tmp/ca.key" -out "$tmp/ca.pem" &&
+			openssl req -new -newkey rsa:2048 -nodes -sha256 -config "$tmp/openssl.cnf" \
+				-subj "/CN=localhost" -keyout "$tmp/broker.key" -out "$tmp/broker.csr" &&
+			openssl x509 -req -sha256 -days 3650 -in "$tmp/broker.csr" \
+				-CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -CAserial "$tmp/ca.srl" \
+				-extfile "$tmp/openssl.cnf" -extensions broker -out "$tmp/broker.pem" &&
+			openssl pkcs12 -export -name broker -inkey "$tmp/broker.key" -in "$tmp/broker.pem" \
+				-certfile "$tmp/ca.pem" -passout fd:3 -out "$tmp/broker.p12" 3<<<"$password"
+	} >/dev/null 2>"$tmp/openssl.err"; then
+		cat -- "$tmp/openssl.err" >&2
+		rm -rf -- "$tmp"
+		die "openssl could not make the certificates of the SASL_SSL listener (see above)"
+	fi
+	printf '%s\n' "$password" >"$tmp/keystore.password"
+	chmod 600 -- "$tmp/ca.key" "$tmp/broker.key" "$tmp/broker.p12" "$tmp/keystore.password"
+	rm -f -- "$tmp/broker.csr" "$tmp/ca.srl" "$tmp/openssl.err" "$tmp/openssl.cnf"
+	mv -- "$tmp" "$TLS_DIR"
+	log "made the CA and the broker certificate of the SASL_SSL listener in $(elapsed_s "$started")s: $CA_CERT"
+}
+
 write_properties() {
-	local tmp="$PROPERTIES.tmp"
+	local tmp="$PROPERTIES.tmp" keystore_password
+	keystore_password=$(<"$KEYSTORE_PASSWORD_FILE")
 	cat >"$tmp" <<EOF
 # Written by deploy/local/kafka.sh on each start: edit the script, not this file.
 # Single combined broker+controller in KRaft mode, for dev, demo and tests only.
@@ -221,15 +296,25 @@ node.id=1
 controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
 
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,SASL_SSL://$HOST:$SSL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,SASL_SSL://$HOST:$SSL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 
-# SASL/PLAIN on the SASL_PLAINTEXT listener. Users: admin/admin-secret, relay/relay-secret.
+# SASL/PLAIN on the SASL_PLAINTEXT and SASL_SSL listeners. Users: admin/admin-secret,
+# relay/relay-secret.
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_relay="relay-secret";
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_relay="relay-secret";
+
+# TLS of the SASL_SSL listener: the broker certificate of tls/ (signed by tls/ca.pem).
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KEYSTORE
+listener.name.sasl_ssl.ssl.keystore.password=$keystore_password
+listener.name.sasl_ssl.ssl.key.password=$keystore_password
+listener.name.sasl_ssl.ssl.client.auth=none
 
 log.dirs=$STATE_DIR/data
 num.partitions=1
@@ -352,15 +437,16 @@ cmd_up() {
 	fi
 	rm -f -- "$PID_FILE"
 
-	for name in KAFKA_PORT:$KAFKA_PORT KAFKA_SASL_PORT:$SASL_PORT KAFKA_CONTROLLER_PORT:$CONTROLLER_PORT; do
+	for name in KAFKA_PORT:$KAFKA_PORT KAFKA_SASL_PORT:$SASL_PORT KAFKA_SSL_PORT:$SSL_PORT KAFKA_CONTROLLER_PORT:$CONTROLLER_PORT; do
 		port=${name#*:}
 		if port_in_use "$port"; then
-			die "port $port ($HOST, ${name%%:*}) is in use by another process, not by the broker of $STATE_DIR: stop it or choose other ports (KAFKA_PORT, KAFKA_SASL_PORT, KAFKA_CONTROLLER_PORT)"
+			die "port $port ($HOST, ${name%%:*}) is in use by another process, not by the broker of $STATE_DIR: stop it or choose other ports (KAFKA_PORT, KAFKA_SASL_PORT, KAFKA_SSL_PORT, KAFKA_CONTROLLER_PORT)"
 		fi
 	done
 
 	command -v "$JAVA" >/dev/null || die "'$JAVA' not found: Java 17+ is needed"
 	fetch_jars
+	make_tls_if_needed
 	write_properties
 	format_if_needed
 
@@ -369,7 +455,7 @@ cmd_up() {
 	start_broker
 	pid=$BROKER_PID
 	wait_ready "$pid" "$started"
-	log "kafka ready in $(elapsed_s "$started")s, $(elapsed_s "$begun")s with the preparation (pid $pid; PLAINTEXT $HOST:$KAFKA_PORT, SASL_PLAINTEXT $HOST:$SASL_PORT)"
+	log "kafka ready in $(elapsed_s "$started")s, $(elapsed_s "$begun")s with the preparation (pid $pid; PLAINTEXT $HOST:$KAFKA_PORT, SASL_PLAINTEXT $HOST:$SASL_PORT, SASL_SSL $HOST:$SSL_PORT with CA $CA_CERT)"
 	printf '%s:%s\n' "$HOST" "$KAFKA_PORT"
 }
 
@@ -391,8 +477,8 @@ cmd_status() {
 	local pid
 	if [[ -d $STATE_DIR ]] && pid=$(running_pid); then
 		if grep -qF -- "$READY_LINE" "$SERVER_LOG" 2>/dev/null; then
-			printf 'kafka running: pid %s, PLAINTEXT %s:%s, SASL_PLAINTEXT %s:%s, state %s\n' \
-				"$pid" "$HOST" "$KAFKA_PORT" "$HOST" "$SASL_PORT" "$STATE_DIR"
+			printf 'kafka running: pid %s, PLAINTEXT %s:%s, SASL_PLAINTEXT %s:%s, SASL_SSL %s:%s (CA %s), state %s\n' \
+				"$pid" "$HOST" "$KAFKA_PORT" "$HOST" "$SASL_PORT" "$HOST" "$SSL_PORT" "$CA_CERT" "$STATE_DIR"
 		else
 			printf 'kafka starting: pid %s, state %s\n' "$pid" "$STATE_DIR"
 		fi

@@ -77,7 +77,7 @@ class OwnBroker:
 
 @pytest.fixture
 def own_broker() -> Iterator[OwnBroker]:
-    port, sasl_port, controller_port = free_ports(3)
+    port, sasl_port, ssl_port, controller_port = free_ports(4)
     # Under the test state prefix, with an owner file: a session that dies leaves nothing
     # running for long (tests/fixtures/kafka.py reaps abandoned test brokers).
     state_dir = cache_root() / "kafka" / f"{TEST_STATE_PREFIX}{port}"
@@ -90,6 +90,7 @@ def own_broker() -> Iterator[OwnBroker]:
         "KAFKA_STATE_DIR": str(state_dir),
         "KAFKA_PORT": str(port),
         "KAFKA_SASL_PORT": str(sasl_port),
+        "KAFKA_SSL_PORT": str(ssl_port),
         "KAFKA_CONTROLLER_PORT": str(controller_port),
     }
     broker = OwnBroker(f"127.0.0.1:{port}", state_dir, env)
