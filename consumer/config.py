@@ -71,7 +71,9 @@ class KafkaSettings(_Section):
 
     @field_validator("client", mode="before")
     @classmethod
-    def _refuse_reserved(cls, value: object) -> object:
+    def _as_librdkafka_settings(cls, value: object) -> object:
+        """Refuses what io-relay manages, takes YAML's numbers and booleans as librdkafka's
+        strings, and holds the secret-bearing settings as secrets from here on."""
         if not isinstance(value, dict):
             return value
         reserved = sorted(_RESERVED_KAFKA_SETTINGS & value.keys())
@@ -80,10 +82,11 @@ class KafkaSettings(_Section):
                 f"{', '.join(reserved)} cannot be set here: io-relay manages them "
                 "to keep its delivery guarantees"
             )
-        return {
-            name: SecretStr(setting) if _is_secret(name) and isinstance(setting, str) else setting
-            for name, setting in value.items()
-        }
+        settings: dict[str, str | SecretStr] = {}
+        for name, setting in value.items():
+            text = _librdkafka_value(str(name), setting)
+            settings[str(name)] = SecretStr(text) if _is_secret(str(name)) else text
+        return settings
 
     def librdkafka(self) -> dict[str, str]:
         """`client` with its secrets revealed: for librdkafka's configuration only."""
@@ -91,6 +94,17 @@ class KafkaSettings(_Section):
             name: setting.get_secret_value() if isinstance(setting, SecretStr) else setting
             for name, setting in self.client.items()
         }
+
+
+def _librdkafka_value(name: str, setting: object) -> str:
+    if isinstance(setting, SecretStr):
+        return setting.get_secret_value()
+    if isinstance(setting, bool):
+        return "true" if setting else "false"
+    if isinstance(setting, str | int | float):
+        return str(setting)
+    # Never the value itself: this may be a password given the wrong shape.
+    raise ValueError(f"{name} must be a string, a number or true/false")
 
 
 def _is_secret(name: str) -> bool:

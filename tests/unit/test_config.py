@@ -248,6 +248,33 @@ def test_plain_kafka_client_settings_stay_plain() -> None:
     assert settings.kafka.client == {"security.protocol": "SASL_SSL", "ssl.ca.location": "/ca"}
 
 
+def test_kafka_client_numbers_and_booleans_become_librdkafka_strings(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "kafka: {client: {session.timeout.ms: 30000, enable.ssl.certificate.verification: true,"
+        " socket.keepalive.enable: false}}\n"
+    )
+
+    settings = load_settings(config)
+
+    assert settings.kafka.librdkafka() == {
+        "session.timeout.ms": "30000",
+        "enable.ssl.certificate.verification": "true",
+        "socket.keepalive.enable": "false",
+    }
+
+
+def test_a_kafka_client_secret_of_the_wrong_shape_is_named_never_shown(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("kafka: {client: {sasl.password: [kafka-secret-value]}}\n")
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(config)
+
+    assert "sasl.password must be a string" in str(refused.value)
+    assert "kafka-secret-value" not in str(refused.value)
+
+
 def test_the_rules_mapping_takes_link_hosts_and_the_list_form_still_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
