@@ -7,17 +7,21 @@
 # Configuration: the mounted /etc/io-relay/config.yaml (with `rules: [/etc/io-relay/rules]`),
 # overridden by IO_RELAY_<SECTION>__<KEY> variables; subscription keys by their key_env variables.
 
-# Build stage: a wheel of the project, installed with its dependencies into a virtualenv at
-# /opt/venv. Every dependency ships manylinux wheels (confluent-kafka bundles librdkafka), so
-# no compiler is needed; the stage only keeps pip, its cache and the sources out of the image.
+# Build stage: the dependencies exactly as requirements.lock pins them (hashes checked), then
+# a wheel of the project on top without resolving again, in a virtualenv at /opt/venv. Every
+# dependency ships manylinux wheels (confluent-kafka bundles librdkafka), so no compiler is
+# needed; the stage only keeps pip, its cache and the sources out of the image.
 FROM python:3.12-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 WORKDIR /src
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY consumer/ consumer/
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
-    && /opt/venv/bin/pip install /tmp/wheels/io_relay-*.whl \
+    && /opt/venv/bin/pip install --no-deps /tmp/wheels/io_relay-*.whl \
+    && /opt/venv/bin/pip check \
     && /opt/venv/bin/io-relay --help > /dev/null
 
 # Runtime stage: the same Python with the virtualenv and the examples (for the sandbox and

@@ -134,8 +134,29 @@ def test_the_build_stage_installs_the_project_from_its_wheel(stages: list[Stage]
     assert {"pyproject.toml", pyproject["project"]["readme"], *packages} <= copied
     run = " ".join(build.all("RUN"))
     assert "pip wheel" in run
-    assert f"{pyproject['project']['name'].replace('-', '_')}-*.whl" in run
+    assert (
+        f"pip install --no-deps /tmp/wheels/{pyproject['project']['name'].replace('-', '_')}-*.whl"
+        in run
+    )
     assert "/opt/venv" in run
+
+
+def test_the_build_stage_installs_the_dependencies_from_the_hashed_lock(
+    stages: list[Stage],
+) -> None:
+    build = stages[0]
+    runs = build.all("RUN")
+    locked = [i for i, run in enumerate(runs) if "--require-hashes -r requirements.lock" in run]
+    wheel = [i for i, run in enumerate(runs) if "pip wheel" in run]
+    assert locked, runs
+    assert wheel, runs
+    assert locked[0] < wheel[0], runs
+    assert any(shlex.split(args)[:-1] == ["requirements.lock"] for args in build.all("COPY"))
+    # Every pin carries a hash, so pip refuses anything but the locked files.
+    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    pins = [line for line in lock.splitlines() if "==" in line and not line.startswith(" ")]
+    assert len(pins) > 20
+    assert lock.count("--hash=sha256:") >= len(pins)
 
 
 def test_the_final_stage_holds_the_virtualenv_and_the_examples(final: Stage) -> None:
