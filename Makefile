@@ -7,16 +7,40 @@ BIN := $(VENV)/bin
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: install demo test lint format sandbox bench bench-sandbox kafka-up kafka-down kafka-status clean
+.PHONY: install lock audit advisories demo test lint format sandbox bench bench-sandbox kafka-up kafka-down kafka-status clean
 
-$(VENV)/.installed: pyproject.toml
+# Everything installed comes from requirements-dev.lock, pinned with hashes; io-relay itself
+# goes in on top without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit("io-relay needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed  ## the virtualenv with io-relay and its dev tools
+
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
+lock: install  ## re-resolve requirements.lock (the image) and requirements-dev.lock (CI, make install)
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
+
+# OSV answers pip-audit only where it is reachable; tools/audit.py checks the same advisories
+# from a snapshot everywhere (see its docstring, and `make advisories` to refresh it).
+audit: install  ## known vulnerabilities in the locks and in pyproject's floors
+	$(BIN)/python tools/audit.py check --floors pyproject.toml requirements.lock requirements-dev.lock
+	@if $(BIN)/python -c 'import socket; socket.create_connection(("api.osv.dev", 443), timeout=5)' 2>/dev/null; \
+	then $(BIN)/pip-audit --disable-pip --require-hashes -r requirements-dev.lock; \
+	else echo "audit: api.osv.dev unreachable; pip-audit skipped, the snapshot check above stands"; fi
+
+ADVISORY_DB ?= https://github.com/pypa/advisory-database
+advisories: install  ## refresh tools/advisories.json from ADVISORY_DB (a git URL)
+	rm -rf .cache/advisory-database
+	git clone -q --depth 1 $(ADVISORY_DB) .cache/advisory-database
+	$(BIN)/python tools/audit.py snapshot requirements-dev.lock --database .cache/advisory-database \
+	  --source $(ADVISORY_DB) --commit "$$(git -C .cache/advisory-database rev-parse HEAD)" \
+	  --date "$$(git -C .cache/advisory-database log -1 --format=%cs)"
 
 demo: install kafka-up  ## the sample events end to end: local Kafka, io-relay, the IO sandbox
 	KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/python examples/demo.py
@@ -24,7 +48,7 @@ demo: install kafka-up  ## the sample events end to end: local Kafka, io-relay, 
 test: install  ## every test; starts its own broker on free ports (or IO_RELAY_TEST_BOOTSTRAP)
 	$(BIN)/pytest
 
-lint: install  ## ruff, mypy --strict and shellcheck
+lint: install audit  ## ruff, mypy --strict, shellcheck and the dependency audit
 	@command -v shellcheck >/dev/null || { echo "lint needs shellcheck (apt-get install shellcheck)"; exit 1; }
 	shellcheck deploy/local/kafka.sh .ci/run
 	$(BIN)/ruff check .
