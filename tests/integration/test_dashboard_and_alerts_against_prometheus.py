@@ -30,6 +30,7 @@ from tests.fixtures.relay import (
     RelayFactory,
     RelayTopics,
     generate_events,
+    relay_topics,
     wait_for_terminal,
     wait_until,
     write_relay_config,
@@ -86,11 +87,7 @@ def problems_with(
 
 @pytest.fixture
 def topics(new_topic: TopicFactory) -> RelayTopics:
-    return RelayTopics(
-        events=new_topic("events", partitions=PARTITIONS),
-        status=new_topic("status", partitions=PARTITIONS),
-        dlq=new_topic("dlq"),
-    )
+    return relay_topics(new_topic, partitions=PARTITIONS)
 
 
 def test_every_panel_and_alert_reads_series_io_relay_exports(

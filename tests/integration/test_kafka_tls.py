@@ -25,6 +25,7 @@ from tests.fixtures.relay import (
     check_delivery,
     generate_events,
     read_statuses,
+    relay_topics,
     status_count,
     write_relay_config,
 )
@@ -42,11 +43,7 @@ EXIT_BOUND_S = 90.0
 
 @pytest.fixture
 def topics(new_topic: TopicFactory) -> RelayTopics:
-    return RelayTopics(
-        events=new_topic("events", partitions=PARTITIONS),
-        status=new_topic("status", partitions=PARTITIONS),
-        dlq=new_topic("dlq"),
-    )
+    return relay_topics(new_topic, partitions=PARTITIONS)
 
 
 def relay_client(kafka_sasl_ssl: dict[str, str], **overrides: str) -> dict[str, str]:

@@ -52,6 +52,7 @@ from tests.fixtures.relay import (
     generate_events,
     missing_terminal,
     read_statuses,
+    relay_topics,
     status_count,
     wait_until,
     write_relay_config,
@@ -69,11 +70,7 @@ EXIT_BOUND_S = 60.0
 
 @pytest.fixture
 def topics(new_topic: TopicFactory) -> RelayTopics:
-    return RelayTopics(
-        events=new_topic("events", partitions=PARTITIONS),
-        status=new_topic("status", partitions=PARTITIONS),
-        dlq=new_topic("dlq"),
-    )
+    return relay_topics(new_topic, partitions=PARTITIONS)
 
 
 def config_for(

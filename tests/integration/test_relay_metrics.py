@@ -31,6 +31,7 @@ from tests.fixtures.relay import (
     RelayTopics,
     generate_events,
     read_statuses,
+    relay_topics,
     wait_for_terminal,
     wait_until,
     write_relay_config,
@@ -47,11 +48,7 @@ FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN.strip("^$"))
 
 @pytest.fixture
 def topics(new_topic: TopicFactory) -> RelayTopics:
-    return RelayTopics(
-        events=new_topic("events", partitions=PARTITIONS),
-        status=new_topic("status", partitions=PARTITIONS),
-        dlq=new_topic("dlq"),
-    )
+    return relay_topics(new_topic, partitions=PARTITIONS)
 
 
 def samples_of(registry: CollectorRegistry, name: str) -> dict[tuple[tuple[str, str], ...], float]:
