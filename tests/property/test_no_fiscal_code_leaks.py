@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from stdnum.it import codicefiscale
@@ -226,19 +226,24 @@ class Drawn:
     label: str
 
 
-@st.composite
-def events(draw: st.DrawFn) -> Drawn:
-    event_type = draw(st.sampled_from(sorted(PLACES)))
-    recipient = draw(st.sampled_from(POOL))
-    code = draw(st.one_of(st.sampled_from(POOL), codes()))
-    how, spelled = draw(spellings(code))
-    place = draw(st.sampled_from([*PLACES[event_type], "field name", "subject"]))
+def make_event(
+    event_type: str,
+    *,
+    recipient: str,
+    code: str,
+    spelling: tuple[str, str],
+    place: str,
+    event_id: str,
+    skipped: bool = False,
+) -> Drawn:
+    """An event of `event_type` for `recipient`, with `code` spelled into `place`."""
+    how, spelled = spelling
     data = {**BASE_DATA[event_type], "recipient_fiscal_code": recipient}
-    if event_type == "document.ready" and draw(st.booleans()):
-        data["category"] = "internal"  # the example rules skip these
+    if skipped:
+        data["category"] = "internal"  # the example rules skip these documents
     envelope: dict[str, Any] = {
         "specversion": "1.0",
-        "id": f"ev-{draw(st.uuids()).hex}",
+        "id": event_id,
         "source": "urn:comune-demo:tributi",
         "type": event_type,
     }
@@ -250,6 +255,47 @@ def events(draw: st.DrawFn) -> Drawn:
         data[place] = PLACES[event_type][place](spelled)
     envelope["data"] = data
     return Drawn(envelope, (recipient, code, spelled), f"{event_type} {place}: {how}")
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Drawn:
+    event_type = draw(st.sampled_from(sorted(PLACES)))
+    code = draw(st.one_of(st.sampled_from(POOL), codes()))
+    return make_event(
+        event_type,
+        recipient=draw(st.sampled_from(POOL)),
+        code=code,
+        spelling=draw(spellings(code)),
+        place=draw(st.sampled_from([*PLACES[event_type], "field name", "subject"])),
+        event_id=f"ev-{draw(st.uuids()).hex}",
+        skipped=event_type == "document.ready" and draw(st.booleans()),
+    )
+
+
+def _always(number: int, **choices: Any) -> Drawn:
+    code = choices.pop("code", POOL[1])
+    spelling = choices.pop("spelling", ("whole, upper, no separator", code))
+    return make_event(
+        choices.pop("event_type", "document.ready"),
+        recipient=choices.pop("recipient", POOL[0]),
+        code=code,
+        spelling=spelling,
+        place=choices.pop("place", "title"),
+        event_id=f"ev-always-{number}",
+        **choices,
+    )
+
+
+# Run on every run, whatever hypothesis draws: the rarer outcomes, so that each kind of
+# output the test searches is sure to be written at least once.
+ALWAYS = (
+    _always(1, place="download_url"),  # link() to the code as host: a render error
+    _always(2, place="download_url", spelling=("whole, lower", POOL[1].lower())),
+    _always(3, recipient=POOL[4]),  # the citizen blocked the sender
+    _always(4, recipient=POOL[5]),  # no IO profile
+    _always(5, skipped=True),
+    _always(6, place="recipient_fiscal_code", spelling=("short", POOL[1][:15])),
+)
 
 
 def windows(code: str) -> set[str]:
@@ -388,6 +434,12 @@ async def run_one(contracts: Contracts, sandbox: SandboxSettings, drawn: Drawn) 
     )
 
 
+def always_examples(test: Callable[..., None]) -> Callable[..., None]:
+    for drawn in ALWAYS:
+        test = example(drawn=drawn, strict=False)(test)
+    return test
+
+
 STAGE_HEADER = HEADER_PREFIX + "stage"
 SEEN: Counter[str] = Counter()
 
@@ -404,10 +456,12 @@ def test_no_fiscal_code_in_records_dlq_headers_log_or_metrics(
         suppress_health_check=[HealthCheck.too_slow],
     )
     @given(drawn=events(), strict=st.booleans())
+    @always_examples
     def property_holds(drawn: Drawn, strict: bool) -> None:
         written = asyncio.run(run_one(contracts[strict], sandbox, drawn))
         assert leaks(written.outputs, drawn.codes) == [], drawn.label
         SEEN.update(written.outcomes)
+        SEEN[drawn.event["id"]] += 1
         SEEN.update(f"dlq {stage}" for stage in written.dlq_stages)
         SEEN.update({f"{drawn.event['type']} placed", "lines"} if written.outputs["log"] else {})
 
@@ -424,6 +478,7 @@ def test_no_fiscal_code_in_records_dlq_headers_log_or_metrics(
         "dlq render",
     } <= set(SEEN), SEEN
     assert all(SEEN[f"{event_type} placed"] > 10 for event_type in PLACES), SEEN
+    assert all(SEEN[drawn.event["id"]] for drawn in ALWAYS)
 
 
 def test_the_leak_check_finds_a_code_in_any_spelling() -> None:
