@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from consumer.errors import ConfigurationError
 from consumer.io.client import LostSubmit
 from consumer.io.models import FISCAL_CODE_PATTERN
+from consumer.kafka_client import librdkafka_settings
 from consumer.rules.link_hosts import check_host
 from consumer.rules.loader import DEFAULT_PERSONAL_DATA_FIELDS
 
@@ -82,11 +83,7 @@ class KafkaSettings(_Section):
                 f"{', '.join(reserved)} cannot be set here: io-relay manages them "
                 "to keep its delivery guarantees"
             )
-        settings: dict[str, str | SecretStr] = {}
-        for name, setting in value.items():
-            text = _librdkafka_value(str(name), setting)
-            settings[str(name)] = SecretStr(text) if _is_secret(str(name)) else text
-        return settings
+        return librdkafka_settings(value)
 
     def librdkafka(self) -> dict[str, str]:
         """`client` with its secrets revealed: for librdkafka's configuration only."""
@@ -94,22 +91,6 @@ class KafkaSettings(_Section):
             name: setting.get_secret_value() if isinstance(setting, SecretStr) else setting
             for name, setting in self.client.items()
         }
-
-
-def _librdkafka_value(name: str, setting: object) -> str:
-    if isinstance(setting, SecretStr):
-        return setting.get_secret_value()
-    if isinstance(setting, bool):
-        return "true" if setting else "false"
-    if isinstance(setting, str | int | float):
-        return str(setting)
-    # Never the value itself: this may be a password given the wrong shape.
-    raise ValueError(f"{name} must be a string, a number or true/false")
-
-
-def _is_secret(name: str) -> bool:
-    """librdkafka's secret-bearing settings: sasl.password, ssl.key.password, ssl.key.pem..."""
-    return name.endswith(("password", "secret", ".pem", ".config")) and name != "ssl.ca.pem"
 
 
 class AccountSettings(_Section):

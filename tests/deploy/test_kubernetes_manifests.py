@@ -402,7 +402,7 @@ def test_the_keys_secret_holds_exactly_the_configs_key_env_names(
 
 def test_kafka_credentials_reach_kafka_client(objects: list[Object], settings: Settings) -> None:
     kafka = secret_data(objects, "io-relay-kafka")
-    assert settings.kafka.client["sasl.username"] == kafka["username"]
+    assert settings.kafka.librdkafka()["sasl.username"] == kafka["username"]
     assert settings.kafka.librdkafka()["sasl.password"] == kafka["password"]
     # The file's own kafka.client entries survive the merge with the environment's.
     assert settings.kafka.client["security.protocol"] == "SASL_SSL"

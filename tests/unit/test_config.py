@@ -226,7 +226,18 @@ def test_without_tracking_any_number_of_checks_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem"]
+    "name",
+    [
+        "sasl.username",
+        "sasl.password",
+        "sasl.oauthbearer.config",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.assertion.private.key.passphrase",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.key.pem",
+        "ssl.ca.pem",
+    ],
 )
 def test_secret_kafka_client_settings_never_print(
     monkeypatch: pytest.MonkeyPatch, name: str
@@ -262,6 +273,22 @@ def test_kafka_client_numbers_and_booleans_become_librdkafka_strings(tmp_path: P
         "enable.ssl.certificate.verification": "true",
         "socket.keepalive.enable": "false",
     }
+
+
+@pytest.mark.parametrize("unquoted", ["0777", "1.50", "0x1F", "1_000", "true"])
+def test_an_unquoted_yaml_secret_is_refused_rather_than_changed(
+    tmp_path: Path, unquoted: str
+) -> None:
+    """YAML would hand over 511 for 0777, 1.5 for 1.50: not the password that was written."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"kafka: {{client: {{sasl.password: {unquoted}}}}}\n")
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(config)
+
+    assert "sasl.password must be a string: quote it in YAML" in str(refused.value)
+    config.write_text(f"kafka: {{client: {{sasl.password: '{unquoted}'}}}}\n")
+    assert load_settings(config).kafka.librdkafka() == {"sasl.password": unquoted}
 
 
 def test_a_kafka_client_secret_of_the_wrong_shape_is_named_never_shown(tmp_path: Path) -> None:
