@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from consumer.config import Settings, load_settings
+from consumer.config import load_settings
 from consumer.errors import FatalError, InvalidEvent
 from consumer.events import EventTypes, InputRecord, decode
 from consumer.observability import configure_logging
@@ -191,7 +191,7 @@ def schemas(
 
 def _contracts(config: Path | None, rules: list[Path]) -> tuple[EventTypes, list[Rule]]:
     """The rules given, with the rest of the configuration (allowed link hosts included)."""
-    settings = load_settings(config) if config else Settings()
+    settings = load_settings(config)
     paths = settings.rules.model_copy(update={"paths": rules})
     return load_contracts(settings.model_copy(update={"rules": paths}))
 

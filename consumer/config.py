@@ -51,7 +51,8 @@ _RESERVED_KAFKA_SETTINGS = frozenset(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A wrong setting's error names it, never shows its value: it may be a password.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class KafkaSettings(_Section):
@@ -304,6 +305,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
+        hide_input_in_errors=True,
     )
 
     kafka: KafkaSettings = KafkaSettings()

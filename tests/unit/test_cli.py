@@ -104,3 +104,34 @@ def test_schemas_check_passes_and_reports_drift(cli: CliRunner, tmp_path: Path) 
 
     assert drifted.exit_code == 1
     assert "differs from the models" in drifted.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "exit_code"),
+    [
+        (["rules", "check", RULES], 2),
+        (
+            [
+                "render",
+                "--rules",
+                RULES,
+                "--event",
+                str(EXAMPLES / "events" / "01-tari-notice.json"),
+            ],
+            1,
+        ),
+    ],
+)
+def test_a_wrong_environment_is_named_without_its_secrets(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, command: list[str], exit_code: int
+) -> None:
+    monkeypatch.setenv(
+        "IO_RELAY_KAFKA__CLIENT", '{"sasl.password": "kafka-secret-value", "linger.ms": []}'
+    )
+
+    result = cli.invoke(app, command)
+
+    assert result.exit_code == exit_code
+    assert "linger.ms must be a string, a number or true/false" in result.output
+    assert "kafka-secret-value" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
