@@ -37,7 +37,9 @@ def mask(text: str) -> str:
     """`text` with every fiscal code in it, in any spelling, masked."""
     if len(text) < _SHORTEST:
         return text
-    return _CODE_LIKE.sub(_masked, text)
+    # A space ahead: at the very start of a string, `regex` does not try a fuzzy match that
+    # begins with an inserted character (1RSSMRA85T10A562S). It can never be part of a match.
+    return _CODE_LIKE.sub(_masked, " " + text)[1:]
 
 
 def redact(text: str, limit: int = DETAIL_LIMIT) -> str:

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from consumer.redact import redact
+from consumer.redact import mask, redact
 
 
 class Stage(StrEnum):
@@ -97,6 +97,12 @@ class StatusRecord(BaseModel):
     error: ErrorInfo | None = None
     input: InputPosition
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("event_id", "event_type")
+    @classmethod
+    def _no_fiscal_code_in_names(cls, value: str | None) -> str | None:
+        """The upstream's words: an id or a type may be, by mistake, a fiscal code."""
+        return None if value is None else mask(value)
 
     def key(self) -> bytes | None:
         return self.event_id.encode() if self.event_id is not None else None

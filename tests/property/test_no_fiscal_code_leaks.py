@@ -10,13 +10,14 @@ and separators are set aside. Only the message sent to IO and the original event
 
 Not drawn, because masking does not claim them (see consumer/redact.py): a code glued
 inside a longer token, and a code spelled with separators that has fewer than four digits
-left after omocodia. Event ids are the upstream's keys and are drawn without codes.
+left after omocodia.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import logging
 import re
@@ -144,33 +145,55 @@ def _typo(code: str, place: int, seed: int) -> str:
     return code[:place] + other + code[place + 1 :]
 
 
+ANY_CHARACTER = LETTERS + string.digits
+
+
+def _characters(draw: st.DrawFn, code: str, form: str) -> str:
+    if form == "short":
+        return code[:15]
+    if form == "long":
+        return code + draw(st.sampled_from(ANY_CHARACTER))
+    if form == "prefixed":
+        return draw(st.sampled_from(ANY_CHARACTER)) + code
+    if form == "wrong check":
+        return code[:15] + _typo(code, 15, draw(st.integers(0, 24)))[15]
+    if form == "typo":
+        return _typo(code, draw(st.integers(0, 14)), draw(st.integers(0, 24)))
+    return code
+
+
+def _case(draw: st.DrawFn, code: str, case: str) -> str:
+    if case == "lower":
+        return code.lower()
+    if case == "mixed":
+        flips = draw(st.lists(st.booleans(), min_size=len(code), max_size=len(code)))
+        return "".join(c.lower() if flip else c for c, flip in zip(code, flips, strict=True))
+    return code
+
+
+def _separated(draw: st.DrawFn, code: str, separator: str | None, form: str) -> str:
+    if separator is None:
+        return code
+    if not draw(st.booleans()):  # between every character
+        return separator.join(code)
+    # Between groups, as people write it; a prefixed character stands apart.
+    start = 1 if form == "prefixed" else 0
+    cuts = [0, *(start + cut for cut in (3, 6, 11, 15)), len(code)]
+    if start:
+        cuts.insert(1, 1)
+    groups = [code[begin:end] for begin, end in itertools.pairwise(cuts)]
+    return separator.join(group for group in groups if group)
+
+
 @st.composite
 def spellings(draw: st.DrawFn, code: str) -> tuple[str, str]:
     """(how it is spelled, the spelling) of `code`: its characters, then its case, then its
     separators, each changed or not."""
-    form = draw(st.sampled_from(["whole", "short", "long", "wrong check", "typo"]))
-    if form == "short":
-        code = code[:15]
-    elif form == "long":
-        code = code + draw(st.sampled_from(LETTERS + string.digits))
-    elif form == "wrong check":
-        code = code[:15] + _typo(code, 15, draw(st.integers(0, 24)))[15]
-    elif form == "typo":
-        code = _typo(code, draw(st.integers(0, 14)), draw(st.integers(0, 24)))
+    form = draw(st.sampled_from(["whole", "short", "long", "prefixed", "wrong check", "typo"]))
     case = draw(st.sampled_from(["upper", "lower", "mixed"]))
-    if case == "lower":
-        code = code.lower()
-    elif case == "mixed":
-        flips = draw(st.lists(st.booleans(), min_size=len(code), max_size=len(code)))
-        code = "".join(c.lower() if flip else c for c, flip in zip(code, flips, strict=True))
     separator = draw(st.sampled_from([None, *SEPARATORS]))
-    if separator is not None:
-        if draw(st.booleans()):  # between groups, as people write it
-            groups = [code[:3], code[3:6], code[6:11], code[11:15], code[15:]]
-            code = separator.join(group for group in groups if group)
-        else:  # between every character
-            code = separator.join(code)
-    return f"{form}, {case}, {separator or 'no'} separator", code
+    spelled = _separated(draw, _case(draw, _characters(draw, code, form), case), separator, form)
+    return f"{form}, {case}, {separator or 'no'} separator", spelled
 
 
 # Where a spelling goes, per type: into a field (in prose for free text), or as a field name.
@@ -202,6 +225,8 @@ PLACES: dict[str, dict[str, Callable[[str], object]]] = {
         "amount_cents": str,
     },
 }
+# Or into the envelope: its subject, its id (the upstream's key), its type (then unknown).
+ENVELOPE_PLACES = {"subject": "subject", "event id": "id", "event type": "type"}
 BASE_DATA: dict[str, dict[str, Any]] = {
     "payment_notice.issued": {
         "notice_number": "302100000000123456",
@@ -249,8 +274,8 @@ def make_event(
     }
     if place == "field name":
         data[spelled] = "x"
-    elif place == "subject":
-        envelope["subject"] = spelled
+    elif place in ENVELOPE_PLACES:
+        envelope[ENVELOPE_PLACES[place]] = spelled
     else:
         data[place] = PLACES[event_type][place](spelled)
     envelope["data"] = data
@@ -266,7 +291,7 @@ def events(draw: st.DrawFn) -> Drawn:
         recipient=draw(st.sampled_from(POOL)),
         code=code,
         spelling=draw(spellings(code)),
-        place=draw(st.sampled_from([*PLACES[event_type], "field name", "subject"])),
+        place=draw(st.sampled_from([*PLACES[event_type], "field name", *ENVELOPE_PLACES])),
         event_id=f"ev-{draw(st.uuids()).hex}",
         skipped=event_type == "document.ready" and draw(st.booleans()),
     )
@@ -295,6 +320,8 @@ ALWAYS = (
     _always(4, recipient=POOL[5]),  # no IO profile
     _always(5, skipped=True),
     _always(6, place="recipient_fiscal_code", spelling=("short", POOL[1][:15])),
+    _always(7, place="event type", spelling=("prefixed", "1" + POOL[1])),
+    _always(8, place="event id", spelling=("whole, lower", POOL[1].lower())),
 )
 
 

@@ -23,6 +23,8 @@ CODE = "RSSMRA85T10A562S"
         CODE[1:],
         CODE + "X",
         "X" + CODE,
+        "1" + CODE,  # at the start of a text, once missed
+        CODE + "1",
         "RSSMR485T10A562S",  # one wrong character
         "RSSMRA85T10A5Z2S",
         "RSSMRAURTMLALPQS",  # omocodia: every digit written as a letter
