@@ -5,8 +5,9 @@ machines that build io-relay, so this tool checks the same thing against a snaps
 PyPA advisory database (the data OSV serves for PyPI), kept in `tools/advisories.json`:
 
 - every pin in the lock files must be outside every advisory's affected ranges;
-- every dependency's floor in pyproject.toml must be too, so that a user installing without
-  the lock cannot resolve to a known-vulnerable release;
+- every version a dependency in pyproject.toml allows must be too (its floor, and any
+  affected stretch inside its range), so that a user installing without the lock cannot
+  resolve to a known-vulnerable release;
 - every locked package must be in the snapshot, so a new dependency cannot skip the check.
 
     python tools/audit.py check --floors pyproject.toml requirements.lock requirements-dev.lock
@@ -19,6 +20,7 @@ keeping only the packages the locks name. Exit status: 0 clean, 1 findings, 2 ba
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import sys
@@ -30,10 +32,14 @@ from typing import Any
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 SNAPSHOT = Path(__file__).with_name("advisories.json")
+# Past this, `check` says the snapshot wants refreshing (it still checks: offline, it is all
+# there is).
+STALE_AFTER_DAYS = 90
 # A lock line that pins: `name==version`, optionally with extras and an environment marker.
 _PIN = re.compile(
     r"^(?P<requirement>[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?==[^\s\\]+(\s*;[^\\]+)?)"
@@ -57,9 +63,22 @@ class Advisory:
     versions: tuple[str, ...]
 
     def affects(self, version: Version) -> bool:
-        if str(version) in self.versions:
+        if any(_same_version(version, listed) for listed in self.versions):
             return True
         return any(_in_range(version, *bounds) for bounds in self.ranges)
+
+    def edges(self) -> Iterator[Version]:
+        """The versions where an affected stretch begins or ends: what a range of allowed
+        versions must contain if it overlaps one."""
+        for introduced, _, last in self.ranges:
+            for edge in (introduced, last):
+                if edge is not None and edge != "0":
+                    yield Version(edge)
+        for listed in self.versions:
+            try:
+                yield Version(listed)
+            except InvalidVersion:
+                continue
 
     def fixed_in(self) -> list[str]:
         return sorted({fixed for _, fixed, _ in self.ranges if fixed}, key=Version)
@@ -85,6 +104,13 @@ class Advisory:
         if self.versions:
             data["versions"] = list(self.versions)
         return data
+
+
+def _same_version(version: Version, listed: str) -> bool:
+    try:
+        return version == Version(listed)
+    except InvalidVersion:
+        return False
 
 
 def _in_range(version: Version, introduced: str, fixed: str | None, last: str | None) -> bool:
@@ -129,6 +155,10 @@ class Snapshot:
                 name: tuple(Advisory.from_json(entry) for entry in entries)
                 for name, entries in data["packages"].items()
             }
+            for advisory in (a for advisories in packages.values() for a in advisories):
+                list(advisory.edges())  # every bound must read as a version
+                for _, fixed, _ in advisory.ranges:
+                    Version(fixed or "0")
             return cls(source=dict(data["source"]), packages=packages)
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise AuditInputError(f"{path}: not a readable advisory snapshot ({exc})") from exc
@@ -155,9 +185,12 @@ def read_lock(path: Path) -> list[Pin]:
         raise AuditInputError(f"{path}: {exc.strerror}") from exc
     pins = []
     for number, line in enumerate(lines, start=1):
+        if not line.strip() or line[0] in " \t#-":
+            continue  # hashes, comments, options
         match = _PIN.match(line)
         if match is None:
-            continue
+            # `name @ url`, or a range: nothing the audit can hold against advisories.
+            raise AuditInputError(f"{path}:{number}: not a `name==version` pin: {line.strip()}")
         try:
             requirement = Requirement(match["requirement"])
             (specifier,) = requirement.specifier
@@ -170,33 +203,53 @@ def read_lock(path: Path) -> list[Pin]:
     return pins
 
 
-def read_floors(path: Path) -> list[Pin]:
-    """The lowest version each dependency in pyproject.toml allows (runtime and extras)."""
-    try:
-        project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
-    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
-        raise AuditInputError(f"{path}: not a readable pyproject ({exc})") from exc
-    lines = list(project.get("dependencies", []))
-    for extra in project.get("optional-dependencies", {}).values():
-        lines.extend(extra)
-    floors = []
-    for line in lines:
-        requirement = Requirement(line)
+@dataclass(frozen=True)
+class Allowed:
+    """What pyproject.toml lets an installer without the lock pick for one dependency."""
+
+    name: str
+    specifier: SpecifierSet
+    origin: str
+
+    def candidates(self, advisories: Iterable[Advisory]) -> list[Version]:
+        """The floor, and each edge of an affected stretch the specifier allows: if the
+        allowed versions overlap a stretch, one of these lies in it."""
         lowest = [
             Version(spec.version)
-            for spec in requirement.specifier
+            for spec in self.specifier
             if spec.operator in (">=", "==", "~=", "===")
         ]
         # No lower bound means the oldest release is allowed: version 0 stands for it.
-        floor = max(lowest, default=Version("0"))
-        floors.append(Pin(canonicalize_name(requirement.name), floor, f"{path.name} floor"))
-    return floors
+        points = {max(lowest, default=Version("0"))}
+        points.update(edge for advisory in advisories for edge in advisory.edges())
+        return sorted(v for v in points if self.specifier.contains(v, prereleases=True))
 
 
-def _floor_findings(snapshot: Snapshot, floors: list[Pin]) -> Iterator[Finding | str]:
-    # A floor on a package the locks do not hold (a platform-only extra) has nothing to check.
-    known = [floor for floor in floors if floor.name in snapshot.packages]
-    yield from snapshot.findings(known)
+def read_floors(path: Path) -> list[Allowed]:
+    """What each dependency in pyproject.toml allows (runtime and extras)."""
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+        lines = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            lines.extend(extra)
+        requirements = [Requirement(line) for line in lines]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, InvalidRequirement) as exc:
+        raise AuditInputError(f"{path}: not a readable pyproject ({exc})") from exc
+    return [
+        Allowed(canonicalize_name(r.name), r.specifier, f"{path.name}: {r.name}{r.specifier}")
+        for r in requirements
+    ]
+
+
+def _floor_findings(snapshot: Snapshot, allowed: list[Allowed]) -> Iterator[Finding | str]:
+    """The first version each dependency allows inside each advisory's affected stretch."""
+    for dependency in allowed:
+        # A package the locks do not hold (a platform-only extra) has nothing to check.
+        for advisory in snapshot.packages.get(dependency.name, ()):
+            for version in dependency.candidates([advisory]):
+                if advisory.affects(version):
+                    yield Finding(Pin(dependency.name, version, dependency.origin), advisory)
+                    break
 
 
 def check(lock_paths: Sequence[Path], floors_path: Path | None, snapshot_path: Path) -> int:
@@ -210,10 +263,20 @@ def check(lock_paths: Sequence[Path], floors_path: Path | None, snapshot_path: P
         f"audit: {len(pins)} pins against {sum(map(len, snapshot.packages.values()))} advisories "
         f"({source.get('repository')} at {source.get('commit', '?')[:12]}, {source.get('date')})"
     )
+    age = _age_days(source.get("date", ""))
+    if age is not None and age > STALE_AFTER_DAYS:
+        print(f"audit: the snapshot is {age} days old and wants refreshing (`make advisories`)")
     for problem in problems:
         print(f"  {problem}")
     print(f"audit: {len(problems)} finding(s)")
     return 1 if problems else 0
+
+
+def _age_days(day: str) -> int | None:
+    try:
+        return (dt.date.today() - dt.date.fromisoformat(day[:10])).days
+    except ValueError:
+        return None
 
 
 def _advisory_from_osv(entry: dict[str, Any], package: str) -> Advisory | None:

@@ -226,3 +226,17 @@ def test_dockerignore_keeps_what_the_build_copies(stages: list[Stage]) -> None:
 
 def test_dockerignore_has_no_exceptions() -> None:
     assert not [pattern for pattern in ignore_patterns() if pattern.startswith("!")]
+
+
+def test_the_image_pins_the_versions_ci_tested() -> None:
+    """CI installs requirements-dev.lock, the image requirements.lock: two resolutions, which
+    must agree on every package they share (`make lock` writes both)."""
+
+    def pins(name: str) -> dict[str, str]:
+        text = (REPO / name).read_text(encoding="utf-8")
+        found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", text, re.MULTILINE)
+        return {package.lower(): version for package, version in found}
+
+    image, ci = pins("requirements.lock"), pins("requirements-dev.lock")
+    assert image.keys() <= ci.keys()
+    assert {name: (v, ci[name]) for name, v in image.items() if ci[name] != v} == {}

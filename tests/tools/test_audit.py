@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def write_lock(path: Path, *pins: str) -> Path:
 def snapshot(database: Path, tmp_path: Path) -> Path:
     lock = write_lock(tmp_path / "all.lock", "jinja2==3.1.6", "some-widget==1.0", "clean==1.0")
     out = tmp_path / "advisories.json"
-    source = {"repository": "test", "commit": "0" * 40, "date": "2026-07-23"}
+    source = {"repository": "test", "commit": "0" * 40, "date": dt.date.today().isoformat()}
     assert audit.snapshot(database, [lock], source, out) == 0
     return out
 
@@ -83,7 +84,8 @@ def run_check(
     lock = write_lock(snapshot.with_name("check.lock"), *pins)
     capsys.readouterr()
     status = audit.check([lock], floors, snapshot)
-    findings = [line.strip() for line in capsys.readouterr().out.splitlines()[1:-1]]
+    lines = capsys.readouterr().out.splitlines()
+    findings = [line.strip() for line in lines if not line.startswith("audit:")]
     return status, findings
 
 
@@ -157,8 +159,8 @@ def test_floors_below_a_fix_are_flagged_and_missing_floors_count_as_the_oldest(
     status, findings = run_check(capsys, snapshot, "clean==1.0", floors=pyproject)
     assert status == 1
     assert [line.split(" is affected by ")[0] for line in findings] == [
-        "pyproject.toml floor: jinja2 0",
-        "pyproject.toml floor: some-widget 1.1",
+        "pyproject.toml: Jinja2: jinja2 0",
+        "pyproject.toml: some-widget<3,>=1.1: some-widget 1.1",
     ]
     pyproject.write_text('[project]\nname = "x"\ndependencies = ["Jinja2>=3.1.6", "clean"]\n')
     assert run_check(capsys, snapshot, "clean==1.0", floors=pyproject) == (0, [])
@@ -200,3 +202,47 @@ def test_the_committed_snapshot_flags_the_jinja2_the_old_floor_allowed() -> None
         for alias in finding.advisory.aliases
     }
     assert {"CVE-2024-56326", "CVE-2025-27516"} <= cves
+
+
+def test_an_affected_stretch_inside_the_allowed_range_is_flagged_too(
+    capsys: pytest.CaptureFixture[str], snapshot: Path, tmp_path: Path
+) -> None:
+    """A floor above one stretch (1.0 to 1.2) still lets an installer pick 2.0 to 2.3."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\ndependencies = ["some-widget>=1.5,<3"]\n')
+    status, findings = run_check(capsys, snapshot, "clean==1.0", floors=pyproject)
+    assert status == 1
+    assert [line.split(" is affected by ")[0] for line in findings] == [
+        "pyproject.toml: some-widget<3,>=1.5: some-widget 2.0"
+    ]
+    pyproject.write_text('[project]\nname = "x"\ndependencies = ["some-widget>=1.5,<2"]\n')
+    assert run_check(capsys, snapshot, "clean==1.0", floors=pyproject) == (0, [])
+
+
+def test_a_lock_line_that_is_not_a_pin_stops_the_audit(
+    snapshot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = write_lock(tmp_path / "url.lock", "clean==1.0")
+    lock.write_text(lock.read_text() + "widget @ https://example.org/widget-1.0.whl\n")
+    assert audit.main(["check", str(lock), "--snapshot", str(snapshot)]) == 2
+    assert "url.lock:4: not a `name==version` pin: widget @ https" in capsys.readouterr().err
+
+
+def test_listed_versions_compare_as_versions() -> None:
+    advisory = audit.Advisory("X", (), "", ranges=(), versions=("1.0", "2.0rc1"))
+    assert advisory.affects(Version("1.0.0"))
+    assert advisory.affects(Version("2.0-rc1"))
+    assert not advisory.affects(Version("1.0.1"))
+
+
+@pytest.mark.parametrize(("date", "warned"), [("2020-01-01", True), ("today", False)])
+def test_an_old_snapshot_is_said_to_want_refreshing(
+    capsys: pytest.CaptureFixture[str], snapshot: Path, date: str, warned: bool
+) -> None:
+    document = json.loads(snapshot.read_text())
+    document["source"]["date"] = dt.date.today().isoformat() if date == "today" else date
+    snapshot.write_text(json.dumps(document))
+    lock = write_lock(snapshot.with_name("check.lock"), "clean==1.0")
+    capsys.readouterr()
+    assert audit.check([lock], None, snapshot) == 0  # a warning, not a finding
+    assert ("wants refreshing" in capsys.readouterr().out) is warned
