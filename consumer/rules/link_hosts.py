@@ -27,6 +27,8 @@ def check_host(host: str) -> str:
             f"{host!r} is not a host name: write it lower case, without scheme, port or path "
             "(e.g. comune.example.it, or *.comune.example.it for its subdomains)"
         )
+    if host.startswith("*.") and "." not in host[2:]:
+        raise ValueError(f"{host!r} would trust a whole top-level domain: name the body's own")
     return host
 
 

@@ -288,6 +288,9 @@ EOF_CNF
 write_properties() {
 	local tmp="$PROPERTIES.tmp" keystore_password
 	keystore_password=$(<"$KEYSTORE_PASSWORD_FILE")
+	# It holds the keystore password: as private as the keystore itself.
+	: >"$tmp"
+	chmod 600 -- "$tmp"
 	cat >"$tmp" <<EOF
 # Written by deploy/local/kafka.sh on each start: edit the script, not this file.
 # Single combined broker+controller in KRaft mode, for dev, demo and tests only.

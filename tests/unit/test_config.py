@@ -319,3 +319,10 @@ def test_the_rules_mapping_takes_link_hosts_and_the_list_form_still_loads(
 def test_an_allowed_link_host_must_be_a_host_name(host: str) -> None:
     with pytest.raises(ValueError, match="not a host name"):
         Settings(rules={"allowed_link_hosts": [host]})
+
+
+@pytest.mark.parametrize("host", ["*.it", "*.example"])
+def test_an_allowed_link_host_cannot_be_a_whole_top_level_domain(host: str) -> None:
+    with pytest.raises(ValueError, match="would trust a whole top-level domain"):
+        Settings(rules={"allowed_link_hosts": [host]})
+    assert Settings(rules={"allowed_link_hosts": ["*.comune.it"]}).rules.allowed_link_hosts
