@@ -5,10 +5,12 @@
     │   ├── DecodeError     bytes, envelope or data do not make a known event
     │   └── RenderError     a rule produced a payload IO would refuse
     ├── TransientError      the world may heal: retry, back off, pause
-    └── FatalError          io-relay cannot do its job as configured: stop, loudly
-        ├── ConfigurationError
-        ├── AuthenticationFault
-        └── TlsFault
+    ├── FatalError          io-relay cannot do its job as configured: stop, loudly
+    │   ├── ConfigurationError
+    │   ├── AuthenticationFault
+    │   └── TlsFault
+    └── ContentNotFound     the content server's one answer to an unknown, forged or
+                            another citizen's message id: 404, whatever the reason
 
 Third-party errors (httpx, confluent-kafka, pydantic, jinja2) are translated where they
 enter, so the loop never catches a library's exception by name.
@@ -82,3 +84,8 @@ class AuthenticationFault(FatalError):
 class TlsFault(FatalError):
     """The TLS handshake with Kafka failed: the brokers' certificate is not trusted (or not
     for their address) under the CA io-relay was given, or the two sides cannot agree."""
+
+
+class ContentNotFound(IoRelayError):
+    """No such message for this citizen. One error for every reason, so that IO (or whoever
+    holds a key) learns nothing by trying ids or fiscal codes."""

@@ -1,0 +1,140 @@
+"""The `third_party_data.id`: what the content server needs to answer IO, sealed into the id.
+
+IO hands the id back on every call it makes to the content server, for as long as the
+message lives. So the id carries its own answer: which documents to fetch, from which
+source, and whose they are. Any replica opens it after any restart with the key ring, and
+no store has to outlive the message.
+
+The id is AES-GCM (a key id, a random nonce, the sealed reference): IO and the citizen's
+app see an opaque string, and only io-relay can have made it. The recipient is not in it;
+a keyed hash of their fiscal code is, and the content server compares the `fiscal_code`
+header's hash with it in constant time.
+
+    v1.<key id>.<base64url(nonce + ciphertext + tag)>
+
+Keys rotate without breaking a message: new ids are sealed with `current`, and every key
+still in the ring opens the ids it sealed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from consumer.errors import ContentNotFound
+
+VERSION = "v1"
+KEY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}$"
+KEY_BYTES = 32
+_NONCE_BYTES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One document of a message: its id in IO's app (a changed document needs a new one,
+    since the app caches files by it), what the citizen sees, and where the bytes are."""
+
+    id: str
+    name: str
+    source: str
+    """A `content.document_sources` entry."""
+    path: str
+    """The document's path under that source's base URL."""
+    content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentReference:
+    """What an id stands for."""
+
+    event_id: str
+    rule: str
+    recipient: str
+    """The keyed hash of the recipient's fiscal code (hex), never the code."""
+    attachments: tuple[Attachment, ...] = ()
+
+    def attachment(self, attachment_id: str) -> Attachment:
+        for attachment in self.attachments:
+            if attachment.id == attachment_id:
+                return attachment
+        raise ContentNotFound
+
+
+class ContentKeys:
+    """The key ring: `current` seals, every key opens what it sealed."""
+
+    def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
+        for key_id, key in keys.items():
+            if not re.fullmatch(KEY_ID_PATTERN, key_id):
+                raise ValueError(f"content key id {key_id!r}: lower case, digits and '-'")
+            if len(key) != KEY_BYTES:
+                raise ValueError(f"content key {key_id!r} must be {KEY_BYTES} bytes")
+        if current not in keys:
+            raise ValueError(f"the current content key {current!r} is not among the keys")
+        self._keys = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self._binding = {key_id: key for key_id, key in keys.items()}
+        self._current = current
+
+    def recipient(self, fiscal_code: str, key_id: str | None = None) -> str:
+        """The keyed hash that stands for a recipient in ids sealed with `key_id`."""
+        key = self._binding[key_id or self._current]
+        return hmac.new(key, b"recipient:" + fiscal_code.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, reference: ContentReference) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._keys[self._current].encrypt(
+            nonce, _encode(reference), _associated(self._current)
+        )
+        text = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+        return f"{VERSION}.{self._current}.{text}"
+
+    def open(self, message_id: str, fiscal_code: str | None) -> ContentReference:
+        """The reference, if `message_id` is one of ours and `fiscal_code` its recipient's;
+        else ContentNotFound, the same for every way of being wrong."""
+        version, _, rest = message_id.partition(".")
+        key_id, _, text = rest.partition(".")
+        aead = self._keys.get(key_id)
+        if version != VERSION or aead is None or fiscal_code is None:
+            raise ContentNotFound
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            plain = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _associated(key_id))
+            reference = _decode(plain)
+        except (ValueError, InvalidTag, KeyError, TypeError):
+            raise ContentNotFound from None
+        if not hmac.compare_digest(reference.recipient, self.recipient(fiscal_code, key_id)):
+            raise ContentNotFound
+        return reference
+
+
+def _associated(key_id: str) -> bytes:
+    return f"io-relay.content.{VERSION}.{key_id}".encode()
+
+
+def _encode(reference: ContentReference) -> bytes:
+    document = {
+        "e": reference.event_id,
+        "r": reference.rule,
+        "to": reference.recipient,
+        "a": [[a.id, a.name, a.source, a.path, a.content_type] for a in reference.attachments],
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _decode(plain: bytes) -> ContentReference:
+    document = json.loads(plain)
+    return ContentReference(
+        event_id=document["e"],
+        rule=document["r"],
+        recipient=document["to"],
+        attachments=tuple(Attachment(*fields) for fields in document["a"]),
+    )
