@@ -22,15 +22,17 @@ $(VENV)/.installed: pyproject.toml requirements-dev.lock
 install: $(VENV)/.installed  ## the virtualenv with io-relay and its dev tools
 
 LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
-lock: install  ## re-resolve requirements.lock (the image) and requirements-dev.lock (CI, make install)
+# Needs only uv: a new dependency is not installed before it is locked.
+lock:  ## re-resolve requirements.lock (the image) and requirements-dev.lock (CI, make install)
+	@test -x $(BIN)/uv || $(MAKE) install
 	$(LOCK) -o requirements.lock
 	$(LOCK) --extra dev -o requirements-dev.lock
 
-# OSV answers pip-audit only where it is reachable; tools/audit.py checks the same advisories
+# OSV answers pip-audit only where it is reachable (over verified TLS); tools/audit.py checks the same advisories
 # from a snapshot everywhere (see its docstring, and `make advisories` to refresh it).
 audit: install  ## known vulnerabilities in the locks and in pyproject's floors
 	$(BIN)/python tools/audit.py check --floors pyproject.toml requirements.lock requirements-dev.lock
-	@if $(BIN)/python -c 'import socket; socket.create_connection(("api.osv.dev", 443), timeout=5)' 2>/dev/null; \
+	@if $(BIN)/python -c 'import httpx; httpx.get("https://api.osv.dev/", timeout=5)' 2>/dev/null; \
 	then $(BIN)/pip-audit --disable-pip --require-hashes -r requirements-dev.lock; \
 	else echo "audit: api.osv.dev unreachable; pip-audit skipped, the snapshot check above stands"; fi
 
