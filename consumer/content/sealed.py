@@ -35,6 +35,7 @@ from consumer.errors import ContentNotFound
 VERSION = "v1"
 KEY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}$"
 KEY_BYTES = 32
+ATTACHMENT_ID_PATTERN = r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$"
 _NONCE_BYTES = 12
 
 
@@ -50,6 +51,13 @@ class Attachment:
     path: str
     """The document's path under that source's base URL."""
     content_type: str = "application/pdf"
+
+    def __post_init__(self) -> None:
+        # IO calls GET {base_url}/messages/{id}/{url} with the id as the url: one path segment.
+        if not re.fullmatch(ATTACHMENT_ID_PATTERN, self.id):
+            raise ValueError("an attachment id is 1 to 64 letters, digits, '.', '_' or '-'")
+        if not self.name.strip():
+            raise ValueError("an attachment needs a name to show")
 
 
 @dataclass(frozen=True, slots=True)

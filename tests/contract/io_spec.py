@@ -43,6 +43,8 @@ SPEC_FILES = {
     "messages": "io-messages/apps/services-func/openapi/index.yaml",
     # getProfile, getProfileByPOST and the rest of the services API (basePath /api/v1)
     "services": "io-functions-services/openapi/index.yaml",
+    # getThirdPartyMessageDetails and ...Attachment: what a Premium sender serves IO (OpenAPI 3)
+    "third-party": "io-backend/openapi/consumed/api-third-party.yaml",
 }
 
 _FISCAL_CODE = re.compile(
@@ -68,7 +70,7 @@ def spec_path(name: str) -> Path:
 
 @functools.cache
 def load_spec(name: str) -> dict[str, Any]:
-    """The parsed spec `messages` or `services`."""
+    """The parsed spec `messages`, `services` or `third-party`."""
     path = spec_path(name)
     if not path.is_file():
         raise SpecMissing(
@@ -90,6 +92,11 @@ def require_spec(name: str) -> dict[str, Any]:
 def validator_for(spec: Mapping[str, Any], definition: str) -> Validator:
     """A validator of `#/definitions/<definition>` of `spec`."""
     return _validator_for_schema(spec, {"$ref": f"#/definitions/{definition}"})
+
+
+def component_validator(spec: Mapping[str, Any], name: str) -> Validator:
+    """A validator of `#/components/schemas/<name>` of an OpenAPI 3 `spec`."""
+    return _validator_for_schema(spec, {"$ref": f"#/components/schemas/{name}"})
 
 
 def response_validator(spec: Mapping[str, Any], operation_id: str, status: int) -> Validator | None:
