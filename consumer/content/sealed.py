@@ -28,7 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from consumer.errors import ContentNotFound
 
@@ -88,8 +90,8 @@ class ContentKeys:
                 raise ValueError(f"content key {key_id!r} must be {KEY_BYTES} bytes")
         if current not in keys:
             raise ValueError(f"the current content key {current!r} is not among the keys")
-        self._keys = {key_id: AESGCM(key) for key_id, key in keys.items()}
-        self._binding = {key_id: key for key_id, key in keys.items()}
+        self._keys = {key_id: AESGCM(_derived(key, b"seal")) for key_id, key in keys.items()}
+        self._binding = {key_id: _derived(key, b"recipient") for key_id, key in keys.items()}
         self._current = current
 
     def recipient(self, fiscal_code: str, key_id: str | None = None) -> str:
@@ -122,6 +124,13 @@ class ContentKeys:
         if not hmac.compare_digest(reference.recipient, self.recipient(fiscal_code, key_id)):
             raise ContentNotFound
         return reference
+
+
+def _derived(key: bytes, purpose: bytes) -> bytes:
+    """One subkey per use of a ring key (HKDF-SHA256): the cipher and the recipient hash
+    never share key bytes."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"io-relay " + purpose)
+    return hkdf.derive(key)
 
 
 def _associated(key_id: str) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
 import os
 
 import pytest
@@ -129,3 +131,10 @@ def test_a_bad_key_ring_is_refused_saying_why(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         ContentKeys(keys, current)
+
+
+def test_the_recipient_hash_is_not_keyed_by_the_ring_key_itself() -> None:
+    """The cipher and the hash use subkeys derived for each: no key bytes are shared."""
+    keys = ContentKeys({"a": KEY_A}, current="a")
+    plain = hmac.new(KEY_A, b"recipient:" + CODE.encode(), hashlib.sha256).hexdigest()
+    assert keys.recipient(CODE) != plain
