@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from consumer.cli_remote_content import remote_content_app
 from consumer.config import load_settings
+from consumer.content.serve import serve_content
 from consumer.errors import FatalError, InvalidEvent
 from consumer.events import EventTypes, InputRecord, decode
 from consumer.observability import configure_logging
@@ -30,6 +32,7 @@ app = typer.Typer(
 
 rules_app = typer.Typer(help="Check rules files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(remote_content_app, name="remote-content")
 
 EXIT_INVALID = 1
 EXIT_FATAL = 2
@@ -69,6 +72,26 @@ def run(
         asyncio.run(run_relay(settings, StopWhen(idle_for_s=exit_when_idle)))
     except FatalError as exc:
         typer.echo(f"io-relay: {exc}", err=True)
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+@app.command()
+def content(
+    *,
+    config: ConfigOption = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="DEBUG, INFO, WARNING or ERROR; overrides observability.log_level."),
+    ] = None,
+) -> None:
+    """Serve IO's third-party API: Premium messages' attachments and remote content."""
+    configure_logging(log_level or "INFO")
+    try:
+        settings = load_settings(config)
+        configure_logging(log_level or settings.observability.log_level)
+        asyncio.run(serve_content(settings))
+    except FatalError as exc:
+        typer.echo(f"io-relay content: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None
 
 

@@ -8,7 +8,6 @@ print. Nothing else in the package reads the environment.
 
 from __future__ import annotations
 
-import os
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -27,12 +26,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from consumer.content.settings import ContentSettings
 from consumer.errors import ConfigurationError
 from consumer.io.client import LostSubmit
-from consumer.io.models import FISCAL_CODE_PATTERN
+from consumer.io.models import FISCAL_CODE_PATTERN, ULID_PATTERN
 from consumer.kafka_client import librdkafka_settings
 from consumer.rules.link_hosts import check_host
 from consumer.rules.loader import DEFAULT_PERSONAL_DATA_FIELDS
+from consumer.secret_source import KeySource
 
 ENV_PREFIX = "IO_RELAY_"
 PRODUCTION_IO_BASE_URL = "https://api.io.pagopa.it"
@@ -64,6 +65,10 @@ class KafkaSettings(_Section):
     tracking_topic: str = Field(
         default="io-relay.tracking",
         description="the messages under tracking, keyed by IO message id (compacted)",
+    )
+    content_topic: str = Field(
+        default="io-relay.content",
+        description="remote content, sealed, for `io-relay content` (compacted)",
     )
     client: dict[str, str | SecretStr] = Field(
         default_factory=dict,
@@ -105,6 +110,10 @@ class AccountSettings(_Section):
     margin_s: Annotated[float, Field(ge=0)] = Field(
         default=0.1, description="added to the window: the gap between sending and being counted"
     )
+    manage: KeySource | None = Field(
+        default=None,
+        description="the account's MANAGE key, for `io-relay remote-content` only",
+    )
 
 
 class RetrySettings(_Section):
@@ -119,38 +128,19 @@ class ProfileCacheSettings(_Section):
     max_entries: Annotated[int, Field(ge=1)] = 10_000
 
 
-class ServiceSettings(_Section):
-    """An IO service and where its subscription key comes from (exactly one of three)."""
+class ServiceSettings(KeySource):
+    """An IO service, and where its subscription key comes from (exactly one of three)."""
 
     account: str = "default"
-    key: SecretStr | None = None
-    key_env: str | None = None
-    key_file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_key_source(self) -> Self:
-        given = [name for name in ("key", "key_env", "key_file") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of key, key_env, key_file")
-        return self
+    configuration_id: Annotated[str, Field(pattern=ULID_PATTERN)] | None = Field(
+        default=None,
+        description="its remote-content configuration (`io-relay remote-content create` "
+        "prints it): needed by rules with attachments or remote_content",
+    )
 
     def subscription_key(self) -> SecretStr:
         """The key itself, read now from wherever it lives."""
-        if self.key is not None:
-            return self.key
-        if self.key_env is not None:
-            value = os.environ.get(self.key_env, "").strip()
-            if not value:
-                raise ConfigurationError(f"environment variable {self.key_env} is empty or unset")
-            return SecretStr(value)
-        assert self.key_file is not None
-        try:
-            value = self.key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read key file {self.key_file}: {exc}") from None
-        if not value:
-            raise ConfigurationError(f"key file {self.key_file} is empty")
-        return SecretStr(value)
+        return self.secret()
 
 
 class IoSettings(_Section):
@@ -316,6 +306,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = RuntimeSettings()
     tracking: TrackingSettings = TrackingSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    content: ContentSettings = ContentSettings()
 
     @classmethod
     def settings_customise_sources(

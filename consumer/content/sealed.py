@@ -71,6 +71,8 @@ class ContentReference:
     recipient: str
     """The keyed hash of the recipient's fiscal code (hex), never the code."""
     attachments: tuple[Attachment, ...] = ()
+    remote: str | None = None
+    """The key of the message's remote content in the content topic, if it has any."""
 
     def attachment(self, attachment_id: str) -> Attachment:
         for attachment in self.attachments:
@@ -107,6 +109,31 @@ class ContentKeys:
         text = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
         return f"{VERSION}.{self._current}.{text}"
 
+    def remote_key(self, event_id: str, rule: str) -> str:
+        """Where an event's remote content is kept: the same for every try of the event, so
+        a retry overwrites rather than adds, and no event id shows in the topic."""
+        key = self._binding[self._current]
+        mac = hmac.new(key, f"remote:{rule}:{event_id}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    def seal_remote(self, key: str, plain: bytes) -> bytes:
+        """Remote content at rest: `<key id>.` then nonce + AES-GCM, bound to its key."""
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._keys[self._current].encrypt(nonce, plain, _remote(self._current, key))
+        return self._current.encode() + b"." + nonce + sealed
+
+    def open_remote(self, key: str, blob: bytes) -> bytes:
+        key_id, _, raw = blob.partition(b".")
+        aead = self._keys.get(key_id.decode("ascii", "replace"))
+        if aead is None:
+            raise ContentNotFound
+        try:
+            return aead.decrypt(
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _remote(key_id.decode(), key)
+            )
+        except (ValueError, InvalidTag):
+            raise ContentNotFound from None
+
     def open(self, message_id: str, fiscal_code: str | None) -> ContentReference:
         """The reference, if `message_id` is one of ours and `fiscal_code` its recipient's;
         else ContentNotFound, the same for every way of being wrong."""
@@ -137,12 +164,17 @@ def _associated(key_id: str) -> bytes:
     return f"io-relay.content.{VERSION}.{key_id}".encode()
 
 
+def _remote(key_id: str, key: str) -> bytes:
+    return f"io-relay.remote.{VERSION}.{key_id}.{key}".encode()
+
+
 def _encode(reference: ContentReference) -> bytes:
     document = {
         "e": reference.event_id,
         "r": reference.rule,
         "to": reference.recipient,
         "a": [[a.id, a.name, a.source, a.path, a.content_type] for a in reference.attachments],
+        "rc": reference.remote,
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -154,4 +186,5 @@ def _decode(plain: bytes) -> ContentReference:
         rule=document["r"],
         recipient=document["to"],
         attachments=tuple(Attachment(*fields) for fields in document["a"]),
+        remote=document.get("rc"),
     )

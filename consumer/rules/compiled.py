@@ -19,6 +19,14 @@ class Texts:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentTemplates:
+    id: Template
+    name: Template
+    source: str
+    path: Template
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A rule ready to run: its spec, and its templates compiled."""
 
@@ -31,6 +39,9 @@ class Rule:
     literals: dict[str, Any] = field(default_factory=dict)
     link: Link = field(default_factory=lambda: LinkHosts.of().link())
     """What the markdown's `link()` calls: the helper, within the rule's allowed hosts."""
+    attachments: tuple[AttachmentTemplates, ...] = ()
+    remote: Texts | None = None
+    """Remote content: rendered once, in the default language, kept for the content server."""
 
     @property
     def name(self) -> str:
@@ -39,3 +50,8 @@ class Rule:
     @property
     def service(self) -> str:
         return self.spec.service
+
+    @property
+    def premium(self) -> bool:
+        """Whether IO must fetch part of the message from the content server."""
+        return bool(self.attachments) or self.remote is not None

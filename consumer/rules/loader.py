@@ -8,7 +8,7 @@ event does not render into a message IO would accept.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from consumer.errors import ConfigurationError, InvalidEvent
 from consumer.events import Event
 from consumer.events.registry import EventTypes
 from consumer.rules.compiled import Rule, Texts
+from consumer.rules.content import ContentChecks, compile_content, content_problems, render_content
 from consumer.rules.environment import Environments, build_environments
 from consumer.rules.link_hosts import LinkHosts
 from consumer.rules.model import DEFAULT_LANGUAGE, MessageTemplate, RulesFile, RuleSpec
@@ -67,6 +68,7 @@ class RuleChecks:
     personal_data_fields: frozenset[str] = DEFAULT_PERSONAL_DATA_FIELDS
     allowed_link_hosts: frozenset[str] = frozenset()
     """Hosts every rule's link() may lead to (`rules.allowed_link_hosts`)."""
+    content: ContentChecks = field(default_factory=ContentChecks)
 
 
 def load_rules(
@@ -150,6 +152,7 @@ class _Loader:
                     templates[path] = text.from_string(value)
                 elif value is not None:
                     literals[path] = value
+            attachments, remote = compile_content(spec, self.envs)
             return Rule(
                 spec=spec,
                 origin=origin,
@@ -159,6 +162,8 @@ class _Loader:
                 templates=templates,
                 literals=literals,
                 link=LinkHosts.of(self.checks.allowed_link_hosts, spec.allowed_link_hosts).link(),
+                attachments=attachments,
+                remote=remote,
             )
         except TemplateSyntaxError as exc:
             self._refuse(origin, spec.name, f"template syntax, line {exc.lineno}: {exc.message}")
@@ -187,7 +192,10 @@ class _Loader:
                     f"({', '.join(personal)}): IO shows subjects "
                     "in notifications; move it to the markdown",
                 )
-        self._check_example(rule)
+        for problem in content_problems(rule, self.checks.content):
+            self._refuse(rule.origin, rule.name, problem)
+        if len(self.problems) == before:
+            self._check_example(rule)
         return len(self.problems) == before
 
     def _check_example(self, rule: Rule) -> None:
@@ -214,7 +222,9 @@ class _Loader:
 
     def _render_every_language(self, rule: Rule, event: Event) -> None:
         for language in rule.texts:
-            render(rule, event, (language,), self.types.fiscal_codes)
+            message = render(rule, event, (language,), self.types.fiscal_codes)
+        if rule.premium:
+            render_content(rule, event, message, self.checks.content.sources)
 
     def _refuse(self, origin: str, name: str, reason: str) -> None:
         self.problems.append(f"{origin}: rule {name!r}: {reason}")

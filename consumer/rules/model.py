@@ -43,6 +43,20 @@ class MessageTemplate(TextTemplates):
     require_secure_channels: Template | bool | None = None
 
 
+class AttachmentTemplate(_Strict):
+    """A document the citizen downloads in the app (Premium: the rule must be ADVANCED)."""
+
+    id: Template = Field(
+        description="one path segment; the app caches files by it, so a changed document "
+        "needs a new one"
+    )
+    name: Template = Field(description="the file name the citizen sees, e.g. a title + .pdf")
+    source: Annotated[str, Field(min_length=1)] = Field(
+        description="a content.document_sources entry"
+    )
+    path: Template = Field(description="the document under that source's base_url")
+
+
 class RuleSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
     event_type: Annotated[str, Field(min_length=1)]
@@ -56,6 +70,13 @@ class RuleSpec(_Strict):
     allowed_link_hosts: list[LinkHost] = Field(
         default_factory=list,
         description="hosts this rule's link() may lead to, beside rules.allowed_link_hosts",
+    )
+    attachments: Annotated[list[AttachmentTemplate], Field(max_length=10)] = Field(
+        default_factory=list, description="PDFs served to IO by `io-relay content`"
+    )
+    remote_content: TextTemplates | None = Field(
+        default=None,
+        description="the subject and markdown the app fetches at read time; never sent to IO",
     )
     example: dict[str, Any] = Field(
         description="the data of an event this rule sends; it must render cleanly at load time"

@@ -37,7 +37,7 @@ def choose_language(rule: Rule, preferred: Sequence[str]) -> str:
 
 
 def render_recipient(rule: Rule, event: Event, fiscal_codes: FiscalCodePolicy | None = None) -> str:
-    recipient = _render(rule.recipient, template_context(event), rule.name, "recipient")
+    recipient = render_field(rule.recipient, template_context(event), rule.name, "recipient")
     try:
         return (fiscal_codes or FiscalCodePolicy()).check(recipient)
     except ValueError as exc:
@@ -55,11 +55,11 @@ def render(
     values: dict[str, Any] = dict(rule.literals)
     values["recipient"] = render_recipient(rule, event, fiscal_codes)
     templates: dict[str, Template] = {"subject": texts.subject, **rule.templates}
-    markdown = _render(texts.markdown, {**context, "link": rule.link}, rule.name, "markdown")
+    markdown = render_field(texts.markdown, {**context, "link": rule.link}, rule.name, "markdown")
     if markdown:
         values["markdown"] = markdown
     for path, template in templates.items():
-        text = _render(template, context, rule.name, path)
+        text = render_field(template, context, rule.name, path)
         if text:
             values[path] = _coerce(path, text, rule.name)
     return _assemble(values, rule.name)
@@ -84,7 +84,7 @@ def example_event(rule: Rule, types: EventTypes, *, required_only: bool = False)
     )
 
 
-def _render(template: Template, context: dict[str, Any], rule: str, path: str) -> str:
+def render_field(template: Template, context: dict[str, Any], rule: str, path: str) -> str:
     try:
         return template.render(context).strip()
     except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:

@@ -17,6 +17,7 @@ from consumer.config import (
     Settings,
     TrackingSettings,
 )
+from consumer.content.premium import PremiumContent, RemoteStore
 from consumer.errors import ConfigurationError
 from consumer.events import EventTypes, FiscalCodePolicy
 from consumer.io import (
@@ -34,6 +35,7 @@ from consumer.io import (
 )
 from consumer.observability import Metrics, OperationsServer, readiness_problems
 from consumer.rules import Rule, RuleChecks, load_rules
+from consumer.rules.content import ContentChecks
 from consumer.runtime.backlog import GroupBacklog
 from consumer.runtime.commit import CommitPolicy
 from consumer.runtime.deliver import Deliverer, KeyGuard
@@ -59,9 +61,17 @@ def load_contracts(settings: Settings) -> tuple[EventTypes, list[Rule]]:
         allow=frozenset(settings.events.fiscal_codes.allow),
     )
     types = EventTypes.load(settings.events.schema_dirs, policy)
+    content = ContentChecks(
+        enabled=settings.content.enabled,
+        sources=settings.content.document_sources,
+        configured_services=frozenset(
+            name for name, service in settings.io.services.items() if service.configuration_id
+        ),
+    )
     checks = RuleChecks(
         personal_data_fields=frozenset(settings.rule_checks.personal_data_fields),
         allowed_link_hosts=frozenset(settings.rules.allowed_link_hosts),
+        content=content,
     )
     return types, load_rules(settings.rules.paths, types, checks)
 
@@ -178,6 +188,23 @@ def tracking_feed(
     )
 
 
+def premium_content(settings: Settings, store: RemoteStore | None) -> PremiumContent | None:
+    """What seals third_party_data, when content is configured (the rules need it then)."""
+    if not settings.content.enabled:
+        return None
+    configuration_ids = {
+        name: service.configuration_id
+        for name, service in settings.io.services.items()
+        if service.configuration_id is not None
+    }
+    return PremiumContent(
+        settings.content.key_ring(),
+        settings.content.document_sources,
+        configuration_ids,
+        store,
+    )
+
+
 def _check_services(settings: Settings, rules: list[Rule]) -> None:
     unknown = sorted({rule.service for rule in rules} - settings.io.services.keys())
     if unknown:
@@ -210,8 +237,9 @@ async def run_relay(
             await operations.start()
         limiters = account_limiters(settings.io, in_group=True)
         # Asks the broker for its topics: off the loop, which keeps serving probes.
+        remote = any(rule.remote is not None for rule in rules)
         sink = await asyncio.to_thread(
-            ReportSink, settings.kafka, tracking=settings.tracking.enabled
+            ReportSink, settings.kafka, tracking=settings.tracking.enabled, content=remote
         )
         tracking = (
             tracking_feed(settings, client, limiters, sink.tracking_partitions)
@@ -229,6 +257,7 @@ async def run_relay(
                     if tracking is not None
                     else None
                 ),
+                premium=premium_content(settings, sink if remote else None),
             ),
             sink=sink,
             status_log=KafkaStatusLog(

@@ -17,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from consumer.errors import DecodeError, InvalidEvent
+from consumer.content.premium import PremiumContent, with_third_party
+from consumer.errors import DecodeError, InvalidEvent, RenderError
 from consumer.events import Event, EventTypes, InputRecord, decode
 from consumer.io import NewMessage, Sending, SubmitInterrupted
+from consumer.io.models import ThirdPartyData
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
@@ -70,6 +72,7 @@ class EventProcessor:
         backoff: Backoff | None = None,
         observer: RuntimeObserver | None = None,
         first_check_after_s: float | None = None,
+        premium: PremiumContent | None = None,
     ) -> None:
         """`first_check_after_s`: when to first ask IO about a message it accepted; None:
         messages are not tracked."""
@@ -79,6 +82,7 @@ class EventProcessor:
         self._deliverer = deliverer
         self._backoff = backoff or Backoff()
         self._observer = observer or NoRuntimeObserver()
+        self._premium = premium
 
     async def process(
         self, record: InputRecord, prior: Prior | None = None, sending: Sending | None = None
@@ -155,11 +159,13 @@ class EventProcessor:
         policy = self._types.fiscal_codes
         # Rendered before any IO call: a message IO would refuse costs no rate budget.
         default = render(rule, event, (), policy)
+        extra = await self._third_party_data(rule, event, default)
+        default = with_third_party(default, extra)
 
         def compose(languages: Sequence[str]) -> NewMessage:
             if choose_language(rule, languages) == DEFAULT_LANGUAGE:
                 return default
-            return render(rule, event, languages, policy)
+            return with_third_party(render(rule, event, languages, policy), extra)
 
         tries, attempts = 0, 0
         while True:
@@ -181,6 +187,15 @@ class EventProcessor:
                 },
             )
             await asyncio.sleep(pause)
+
+    async def _third_party_data(
+        self, rule: Rule, event: Event, message: NewMessage
+    ) -> ThirdPartyData | None:
+        if not rule.premium:
+            return None
+        if self._premium is None:
+            raise RenderError("Premium content is not configured (content:)", rule=rule.name)
+        return await self._premium.attach(rule, event, message)
 
 
 def _delivered(

@@ -35,6 +35,7 @@ _TRACKING_HINT = (
     "; create it (cleanup.policy=compact) as kafka.tracking_topic, "
     "or turn message tracking off with tracking.enabled: false"
 )
+_CONTENT_HINT = "; create it (cleanup.policy=compact) as kafka.content_topic"
 
 
 Written = Callable[[int, int], None]
@@ -65,9 +66,13 @@ def status_partition(input_partition: int, status_partitions: int) -> int:
 
 
 class ReportSink:
-    def __init__(self, settings: KafkaSettings, *, tracking: bool = False) -> None:
-        """`tracking`: the tracking topic is written too (and must exist)."""
+    def __init__(
+        self, settings: KafkaSettings, *, tracking: bool = False, content: bool = False
+    ) -> None:
+        """`tracking`, `content`: the tracking or content topic is written too (and must
+        exist)."""
         self._status_topic = settings.status_topic
+        self._content_topic = settings.content_topic if content else None
         self._dlq_topic = settings.dlq_topic
         self._tracking_topic = settings.tracking_topic if tracking else None
         self._refusal: FatalError | None = None
@@ -88,6 +93,8 @@ class ReportSink:
             if self._tracking_topic is not None
             else 0
         )
+        if self._content_topic is not None:
+            self._partitions_of(self._content_topic, hint=_CONTENT_HINT)
         self._poller: asyncio.Task[None] | None = None
 
     @property
@@ -190,33 +197,36 @@ class ReportSink:
         )
         await self._track_until_acknowledged(key, successor)
 
+    async def keep(self, key: str, value: bytes) -> None:
+        """Remote content, sealed, for the content server: acknowledged before the submit
+        that lets IO ask for it."""
+        if self._content_topic is None:
+            raise RuntimeError("ReportSink(content=True) is needed to keep remote content")
+        await self._until_acknowledged(self._content_topic, key.encode(), value)
+
     async def _track_until_acknowledged(self, key: bytes, record: TrackingRecord | None) -> None:
-        """Produce a tracking record again and again until Kafka holds it.
-
-        Failing instead would stop the relay after its status record was written: the event
-        would be read again, found reported, and its message never tracked. (librdkafka
-        already retries each try for `delivery.timeout.ms`.)
-        """
-        pause_s = 1.0
-        while True:
-            try:
-                await self._track(key, record)
-                return
-            except TransientError as exc:
-                log.warning(
-                    "tracking record not acknowledged: producing it again",
-                    extra={"retry_in_s": pause_s, "reason": str(exc)},
-                )
-            await asyncio.sleep(pause_s)
-            pause_s = min(30.0, pause_s * 2)
-
-    def _track(self, key: bytes, record: TrackingRecord | None) -> asyncio.Future[Message]:
+        """Failing instead would stop the relay after its status record was written: the
+        event would be read again, found reported, and its message never tracked."""
         if self._tracking_topic is None:
             raise RuntimeError("ReportSink(tracking=True) is needed to write tracking records")
         value = None if record is None else record.to_bytes()
-        return self._produce(
-            self._tracking_topic, partition=None, key=key, value=value, headers=None
-        )
+        await self._until_acknowledged(self._tracking_topic, key, value)
+
+    async def _until_acknowledged(self, topic: str, key: bytes, value: bytes | None) -> None:
+        """Produce a record again and again until Kafka holds it. (librdkafka already
+        retries each try for `delivery.timeout.ms`.)"""
+        pause_s = 1.0
+        while True:
+            try:
+                await self._produce(topic, partition=None, key=key, value=value, headers=None)
+                return
+            except TransientError as exc:
+                log.warning(
+                    "record not acknowledged: producing it again",
+                    extra={"topic": topic, "retry_in_s": pause_s, "reason": str(exc)},
+                )
+            await asyncio.sleep(pause_s)
+            pause_s = min(30.0, pause_s * 2)
 
     def _produce(
         self,

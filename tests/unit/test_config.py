@@ -20,7 +20,12 @@ def test_example_config_loads_with_rules_relative_to_the_file() -> None:
 
     assert settings.kafka.input_topics == ["demo.events"]
     assert settings.io.services["tari"].account == "comune-demo"
-    assert settings.rules.paths == [EXAMPLE.parent / "rules"]
+    assert settings.rules.paths == [
+        EXAMPLE.parent / "rules/payments.yaml",
+        EXAMPLE.parent / "premium",
+    ]
+    assert settings.content.enabled
+    assert settings.content.key_ring().recipient("AAAAAA00A00A000A")
 
 
 def test_environment_overrides_one_key_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,77 @@
+"""Between render and deliver: what IO needs to fetch a message's content from io-relay.
+
+For a rule with attachments or remote content, the message IO receives carries
+`third_party_data`: the sealed id (see sealed.py), what IO should fetch, and the service's
+remote-content configuration. Remote content is kept, sealed, before the submit: IO may call
+the content server as soon as it accepts the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from consumer.content.sealed import ContentKeys, ContentReference
+from consumer.content.settings import DocumentSource
+from consumer.errors import RenderError
+from consumer.events import Event
+from consumer.io.models import NewMessage, ThirdPartyData
+from consumer.rules.compiled import Rule
+from consumer.rules.content import render_content
+
+
+class RemoteStore(Protocol):
+    """Where remote content waits for the content server (the compacted content topic)."""
+
+    async def keep(self, key: str, value: bytes) -> None:
+        """Return once the value is durably kept; retry meanwhile."""
+        ...
+
+
+class PremiumContent:
+    def __init__(
+        self,
+        keys: ContentKeys,
+        sources: Mapping[str, DocumentSource],
+        configuration_ids: Mapping[str, str],
+        store: RemoteStore | None,
+    ) -> None:
+        """`configuration_ids`: service → its remote-content configuration id."""
+        self._keys = keys
+        self._sources = sources
+        self._configuration_ids = configuration_ids
+        self._store = store
+
+    async def attach(self, rule: Rule, event: Event, message: NewMessage) -> ThirdPartyData:
+        """The message's third_party_data; RenderError when its content cannot be served."""
+        configuration_id = self._configuration_ids.get(rule.service)
+        if configuration_id is None:
+            raise RenderError("the service has no configuration_id", rule=rule.name)
+        content = render_content(rule, event, message, self._sources)
+        remote_key = None
+        if content.remote is not None:
+            if self._store is None:
+                raise RenderError("no store for remote content", rule=rule.name)
+            remote_key = self._keys.remote_key(event.id, rule.name)
+            sealed = self._keys.seal_remote(remote_key, content.remote.model_dump_json().encode())
+            await self._store.keep(remote_key, sealed)
+        reference = ContentReference(
+            event_id=event.id,
+            rule=rule.name,
+            recipient=self._keys.recipient(message.fiscal_code),
+            attachments=content.attachments,
+            remote=remote_key,
+        )
+        return ThirdPartyData(
+            id=self._keys.seal(reference),
+            has_attachments=bool(content.attachments),
+            has_remote_content=content.remote is not None,
+            configuration_id=configuration_id,
+        )
+
+
+def with_third_party(message: NewMessage, data: ThirdPartyData | None) -> NewMessage:
+    if data is None:
+        return message
+    content = message.content.model_copy(update={"third_party_data": data})
+    return message.model_copy(update={"content": content})

@@ -1,0 +1,102 @@
+"""`io-relay content`: the content server, its content-topic reader and its operator port.
+
+It faces IO, while the relay faces Kafka: a separate process with its own Deployment, scaled
+on its own. Every replica answers alike, from the sealed ids and the content topic, so none
+needs to be told about another. /readyz says ready once the content topic has been read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from consumer.config import Settings
+from consumer.content.app import ContentApp
+from consumer.content.metrics import ContentMetrics
+from consumer.content.remote_store import ContentTopic
+from consumer.content.sources import DocumentSources
+from consumer.errors import ConfigurationError
+from consumer.observability.server import OperationsServer
+from consumer.runtime.source import helper_client_config
+
+log = logging.getLogger(__name__)
+
+# IO's backend waits for its answers for seconds, not minutes: a stop lets them finish.
+SHUTDOWN_GRACE_S = 10
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Prints `io-relay content listening on http://HOST:PORT` once bound (port 0 included):
+    scripts and tests wait for the line."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit or not self.servers:
+            return
+        port = self.servers[0].sockets[0].getsockname()[1]
+        print(
+            f"io-relay content listening on http://{self.config.host}:{port}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def serve_content(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT; raise FatalError if it cannot start."""
+    content = settings.content
+    if content.public_url is None:
+        raise ConfigurationError("content.public_url is not set: where does IO reach this server?")
+    keys, api_keys = content.key_ring(), content.accepted_keys()
+    metrics = ContentMetrics()
+    topic = ContentTopic(helper_client_config(settings.kafka), settings.kafka.content_topic)
+    await asyncio.to_thread(topic.start)
+    metrics.hold(lambda: len(topic))
+    sources = DocumentSources(content.document_sources)
+    app = ContentApp(
+        keys=keys,
+        api_keys=api_keys,
+        header_key_name=content.header_key_name,
+        sources=sources,
+        remote=topic,
+        metrics=metrics,
+        base_path=_path_of(content.public_url),
+        retry_after_s=content.retry_after_s,
+    )
+    observability = settings.observability
+    operations = (
+        OperationsServer(
+            observability.host,
+            observability.port,
+            metrics.registry,
+            lambda: [] if topic.caught_up else ["reading the content topic"],
+        )
+        if observability.port
+        else None
+    )
+    config = uvicorn.Config(
+        app,
+        host=content.host,
+        port=content.port,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+    try:
+        if operations is not None:
+            await operations.start()
+        await _AnnouncingServer(config).serve()
+    finally:
+        if operations is not None:
+            await operations.stop()
+        await sources.aclose()
+        await asyncio.to_thread(topic.stop)
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")
