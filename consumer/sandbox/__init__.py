@@ -2,6 +2,9 @@
 
 It validates bodies with io-relay's own IO models, enforces the gateway's rate limit, can
 inject latency and faults, and records every accepted message so tests can count them.
+For Premium messages it also keeps remote-content configurations, stands in for a public
+body's document store, and replays IO's backend opening a message against the sender's
+content server.
 Used by the demo, the integration tests and the benchmarks; never in production.
 """
 

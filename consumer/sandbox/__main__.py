@@ -11,7 +11,13 @@ from pydantic import ValidationError
 
 from consumer.errors import ConfigurationError
 from consumer.sandbox.server import serve
-from consumer.sandbox.settings import RateLimitPolicy, SandboxSettings
+from consumer.sandbox.settings import (
+    APP_OPEN_BUDGET_MS,
+    DOCUMENT_BEARER_DEFAULT,
+    IO_API_DIR_ENV,
+    RateLimitPolicy,
+    SandboxSettings,
+)
 
 
 def _rate_limit(text: str) -> RateLimitPolicy | None:
@@ -37,11 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slow-ms", type=int, default=10_000)
     parser.add_argument("--processing-delay-ms", type=int, default=1_000)
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--document-token",
+        default=DOCUMENT_BEARER_DEFAULT,
+        help="bearer token of the document store stand-in (GET /documents/...)",
+    )
+    parser.add_argument(
+        "--io-api-dir",
+        type=Path,
+        help=f"IO's spec copies (default ${IO_API_DIR_ENV} or ../shared/io-api)",
+    )
+    parser.add_argument(
+        "--open-budget-ms",
+        type=int,
+        default=APP_OPEN_BUDGET_MS,
+        help="how long the open replay may take, as the IO app's budget",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = vars(build_parser().parse_args(argv))
+    if options["io_api_dir"] is None:  # left out: the settings' default reads the environment
+        del options["io_api_dir"]
     try:
         settings = SandboxSettings(**options)
         serve(settings)

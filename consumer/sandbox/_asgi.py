@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,14 +17,21 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+PDF = b"application/pdf"
 
 JSON = b"application/json"
 PROBLEM_JSON = b"application/problem+json"
 MAX_BODY_BYTES = 1 << 20
+MAX_DOCUMENT_BYTES = 16 << 20
+"""The admin upload of a document: big enough for a test's document over a client's cap."""
 
 
 class BodyTooLarge(Exception):
-    """The request body is over `MAX_BODY_BYTES`; the sandbox refuses to buffer it."""
+    """The request body is over its limit (`MAX_BODY_BYTES`); the sandbox refuses to buffer it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Body over {limit >> 20} MiB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,12 @@ class Response:
         return cls(status, body, content_type, headers or [])
 
 
-async def read_request(scope: Scope, receive: Receive) -> Request:
-    """The whole request; raises BodyTooLarge instead of buffering an unbounded body."""
+AsyncHandler = Callable[["Request", Mapping[str, str]], Awaitable["Response"]]
+"""A route outside the gateway that waits on something (a delay, a content server)."""
+
+
+async def read_request(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES) -> Request:
+    """The whole request; raises BodyTooLarge instead of buffering a body over `limit`."""
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -71,8 +82,8 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         message = await receive()
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
+        if size > limit:
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
         more = message.get("more_body", False)
     return Request(scope["method"], scope["path"], scope["headers"], b"".join(chunks))

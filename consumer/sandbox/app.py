@@ -6,7 +6,9 @@ An API call goes through the same steps as at IO, in this order:
 
 An outage (started with `POST /__sandbox/outage`) stands for IO down as a whole, gateway
 included: nothing behind it is reached, not even the key check. The admin endpoints under
-/__sandbox skip all of these steps.
+/__sandbox skip all of these steps, and so do the routes that are not IO's API: the document
+store stand-in (`documents.py`) and IO's backend opening a Premium message
+(`remote_content.py`), which wait on something and so are async.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 import asyncio
 
 from consumer.sandbox._asgi import (
+    MAX_BODY_BYTES,
+    MAX_DOCUMENT_BYTES,
+    AsyncHandler,
     BodyTooLarge,
     Receive,
     Request,
@@ -24,8 +29,10 @@ from consumer.sandbox._asgi import (
     read_request,
     send_response,
 )
-from consumer.sandbox.admin import Admin, AdminHandler, Outage
+from consumer.sandbox.admin import PREFIX, Admin, AdminHandler, Outage
 from consumer.sandbox.auth import Authenticator, Caller, KeyRefused
+from consumer.sandbox.configurations import ConfigurationsApi, ConfigurationStore
+from consumer.sandbox.documents import ADMIN_DOCUMENTS, DocumentStore
 from consumer.sandbox.faults import FaultInjector
 from consumer.sandbox.io_api import ApiHandler, IoServices
 from consumer.sandbox.messages import MessageStore
@@ -38,7 +45,8 @@ from consumer.sandbox.problems import (
 )
 from consumer.sandbox.profiles_file import load_profiles_file
 from consumer.sandbox.rate_limit import SlidingWindowLimiter
-from consumer.sandbox.routing import Match, MethodNotAllowed, Router
+from consumer.sandbox.remote_content import OpenReplay
+from consumer.sandbox.routing import Match, MethodNotAllowed, Route, Router
 from consumer.sandbox.settings import FaultKind, SandboxSettings
 from consumer.sandbox.stats import Stats
 
@@ -50,10 +58,24 @@ class SandboxApp:
     def __init__(self, settings: SandboxSettings) -> None:
         profiles_file = load_profiles_file(settings.profiles)
         store = MessageStore(settings.processing_delay_ms / 1000)
+        configurations = ConfigurationStore()
+        configurations_api = ConfigurationsApi(configurations)
         self._stats = Stats()
         self._outage = Outage()
-        self._admin = Router[AdminHandler](Admin(store, self._stats, self._outage).routes())
-        self._api = Router[ApiHandler](IoServices(profiles_file.profiles, store).routes())
+        admin = Admin(store, self._stats, self._outage).routes()
+        admin.append(Route("GET", PREFIX + "/configurations", configurations_api.admin_view))
+        self._admin = Router[AdminHandler](admin)
+        documents = DocumentStore(settings.document_token.get_secret_value())
+        replay = OpenReplay(
+            store,
+            configurations,
+            self._stats,
+            settings.io_api_dir,
+            settings.open_budget_ms / 1000,
+        )
+        self._direct = Router[AsyncHandler](documents.routes() + replay.routes())
+        services = IoServices(profiles_file.profiles, store, configurations)
+        self._api = Router[ApiHandler](services.routes() + configurations_api.routes())
         self._auth = Authenticator(profiles_file.subscriptions)
         policy = settings.rate_limit
         self._limiter = None if policy is None else SlidingWindowLimiter(policy)
@@ -65,10 +87,10 @@ class SandboxApp:
         if scope["type"] != "http":
             return  # no lifespan or websocket support is needed
         try:
-            request = await read_request(scope, receive)
+            request = await read_request(scope, receive, body_limit(scope))
             response = await self._answer(request, send)
-        except BodyTooLarge:
-            response = problem(413, "payload-too-large", "Payload too large", "Body over 1 MiB")
+        except BodyTooLarge as exc:
+            response = problem(413, "payload-too-large", "Payload too large", str(exc))
         except MethodNotAllowed as exc:
             response = problem(405, "method-not-allowed", "Method not allowed", str(exc))
             response.headers.append((b"allow", str(exc).encode()))
@@ -80,6 +102,9 @@ class SandboxApp:
         admin = self._admin.match(request.method, request.path)
         if admin is not None:
             return admin.route.target(request, admin.params)
+        direct = self._direct.match(request.method, request.path)
+        if direct is not None:
+            return await direct.route.target(request, direct.params)
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         api = self._api.match(request.method, request.path)
@@ -131,6 +156,13 @@ class SandboxApp:
             await drop_connection(send)
             return None
         return injected_error(int(fault.kind.value))
+
+
+def body_limit(scope: Scope) -> int:
+    """Bytes a request body may have: more for a document uploaded to the document store."""
+    if scope["method"] == "PUT" and str(scope["path"]).startswith(ADMIN_DOCUMENTS + "/"):
+        return MAX_DOCUMENT_BYTES
+    return MAX_BODY_BYTES
 
 
 def unavailable(remaining_s: float) -> Response:

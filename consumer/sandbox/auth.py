@@ -16,6 +16,10 @@ class Caller:
     service: str
     account: str
     organization_fiscal_code: str
+    may_send: bool = True
+    """False for a MANAGE key: IO's manage subscription cannot submit messages."""
+    may_manage: bool = True
+    """Whether the key may call the remote-content configuration API (a MANAGE key)."""
 
     @property
     def key_fingerprint(self) -> str:
@@ -49,9 +53,9 @@ class Authenticator:
     """Maps a key to its caller.
 
     With no subscription list every non-empty key is accepted, is its own service, named
-    by its fingerprint (so only it can read its messages), and bills to the one account
-    "default". With a list, only the
-    listed keys are accepted.
+    by its fingerprint (so only it can read its messages), bills to the one account
+    "default" and may do everything. With a list, only the listed keys are accepted, and a
+    key marked `manage` may manage configurations but not send, as at IO.
     """
 
     def __init__(self, subscriptions: dict[str, Subscription] | None) -> None:
@@ -59,7 +63,14 @@ class Authenticator:
             None
             if subscriptions is None
             else {
-                key: Caller(key, entry.service, entry.account, entry.organization_fiscal_code)
+                key: Caller(
+                    key,
+                    entry.service,
+                    entry.account,
+                    entry.organization_fiscal_code,
+                    may_send=not entry.manage,
+                    may_manage=entry.manage,
+                )
                 for key, entry in subscriptions.items()
             }
         )

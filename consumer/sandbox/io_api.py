@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from consumer.io.models import FiscalCodePayload, NewMessage
 from consumer.sandbox._asgi import Request, Response
 from consumer.sandbox.auth import Caller
+from consumer.sandbox.configurations import ConfigurationStore
 from consumer.sandbox.messages import MessageStore
-from consumer.sandbox.problems import invalid_body, not_found
+from consumer.sandbox.premium import MANAGE_KEY_CANNOT_SEND, submit_refusal
+from consumer.sandbox.problems import forbidden, invalid_body, not_found
 from consumer.sandbox.profiles_file import CitizenProfile
 from consumer.sandbox.routing import Route
 
@@ -27,9 +29,15 @@ NO_PROFILE = "No user found for the provided fiscal code."
 
 
 class IoServices:
-    def __init__(self, citizens: Mapping[str, CitizenProfile], store: MessageStore) -> None:
+    def __init__(
+        self,
+        citizens: Mapping[str, CitizenProfile],
+        store: MessageStore,
+        configurations: ConfigurationStore | None = None,
+    ) -> None:
         self._citizens = citizens
         self._store = store
+        self._configurations = configurations or ConfigurationStore()
 
     def routes(self) -> list[Route[ApiHandler]]:
         return [
@@ -41,11 +49,17 @@ class IoServices:
 
     def submit_message(self, request: Request, _: dict[str, str], caller: Caller) -> Response:
         """submitMessageforUserWithFiscalCodeInBody. A citizen without a profile still gets a
-        201: IO accepts the message and rejects it later."""
+        201: IO accepts the message and rejects it later. Premium features the sender may not
+        use are refused with 403 (`premium.submit_refusal`), and so is a MANAGE key."""
+        if not caller.may_send:
+            return forbidden(MANAGE_KEY_CANNOT_SEND)
         try:
             message = NewMessage.model_validate_json(request.body)
         except ValidationError as exc:
             return invalid_body(exc)
+        refusal = submit_refusal(message, caller, self._configurations)
+        if refusal is not None:
+            return forbidden(refusal)
         citizen = self._citizens.get(message.fiscal_code)
         deliverable = citizen is not None and citizen.sender_allowed
         message_id = self._store.add(caller, message, request.body, deliverable=deliverable)

@@ -26,6 +26,14 @@ def not_found(detail: str) -> Response:
     return problem(404, "not-found", "Not found", detail)
 
 
+NOT_AUTHORIZED = "You do not have enough permission to complete the operation you requested"
+
+
+def forbidden(detail: str = NOT_AUTHORIZED) -> Response:
+    """IO's 403 (ResponseErrorForbiddenNotAuthorized and its kin)."""
+    return problem(403, "forbidden", "You are not allowed here", detail)
+
+
 def describe(error: ValidationError) -> str:
     """Each failed field and why: `content.subject: String should have at least 10 characters`."""
     clauses = []

@@ -11,6 +11,10 @@ limit is per account)::
       AAAAAA00A00A000A: {sender_allowed: true}
     subscriptions:
       key-1: {service: tari, account: comune}
+      manage-1: {service: tari, account: comune, manage: true}
+
+A `manage` key stands for IO's MANAGE subscription: it alone may call the remote-content
+configuration API, and it may not submit messages.
 
 A bad file stops the sandbox at start with the entry at fault, never at the first call.
 """
@@ -50,6 +54,7 @@ class Subscription(_Entry):
     service: Name
     account: Name
     organization_fiscal_code: OrganizationFiscalCode = DEFAULT_ORGANIZATION_FISCAL_CODE
+    manage: bool = False
 
 
 class ProfilesFile(_Entry):

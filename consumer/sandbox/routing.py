@@ -1,7 +1,8 @@
 """A router for a handful of fixed paths: segments compared one by one, `{name}` captures.
 
 Routes are few and known, so a linear scan over templates of the same length is enough and
-costs less than regular expressions.
+costs less than regular expressions. One segment `{name...}` captures one segment or more
+(joined back by `/`), for documents whose paths hold slashes: `/documents/{path...}`.
 """
 
 from __future__ import annotations
@@ -63,8 +64,30 @@ class Router(Generic[Target]):
 
 
 def _capture(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str] | None:
+    rest = next((i for i, part in enumerate(pattern) if part.endswith("...}")), None)
+    if rest is not None:
+        return _capture_rest(pattern, segments, rest)
     if len(pattern) != len(segments):
         return None
+    return _capture_each(pattern, segments)
+
+
+def _capture_rest(
+    pattern: tuple[str, ...], segments: tuple[str, ...], rest: int
+) -> dict[str, str] | None:
+    """`/documents/{path...}/behaviour`: the fixed head and tail as usual, and the one or
+    more segments between them joined back with `/`."""
+    tail = len(pattern) - rest - 1
+    if len(segments) < len(pattern):
+        return None
+    end = len(segments) - tail
+    params = _capture_each(pattern[:rest] + pattern[rest + 1 :], segments[:rest] + segments[end:])
+    if params is not None:
+        params[pattern[rest][1:-4]] = "/".join(segments[rest:end])
+    return params
+
+
+def _capture_each(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str] | None:
     params: dict[str, str] = {}
     for expected, actual in zip(pattern, segments, strict=True):
         if expected.startswith("{"):

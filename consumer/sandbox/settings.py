@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 _RATE_LIMIT = re.compile(r"^(\d+)/(\d+)s$")
+IO_API_DIR_ENV = "IO_RELAY_IO_API_DIR"
+DOCUMENT_BEARER_DEFAULT = "sandbox-document-token"
+"""Well known on purpose: the sandbox guards nothing secret."""
+APP_OPEN_BUDGET_MS = 8_000
+"""How long the IO app waits for a message's details and attachments together."""
+
+
+def default_io_api_dir() -> Path:
+    """IO's spec copies: $IO_RELAY_IO_API_DIR, else `shared/io-api` beside the repository."""
+    configured = os.environ.get(IO_API_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "io-api"
 
 
 class RateLimitPolicy(BaseModel):
@@ -66,6 +80,11 @@ class SandboxSettings(BaseModel):
     slow_ms: Annotated[int, Field(ge=0)] = 10_000
     processing_delay_ms: Annotated[int, Field(ge=0)] = 1_000
     seed: int | None = None
+    document_token: SecretStr = SecretStr(DOCUMENT_BEARER_DEFAULT)
+    """The bearer token the document store stand-in (`GET /documents/...`) asks for."""
+    io_api_dir: Path | None = Field(default_factory=default_io_api_dir)
+    """Where IO's specs are (the open replay validates against api-third-party.yaml)."""
+    open_budget_ms: Annotated[int, Field(gt=0)] = APP_OPEN_BUDGET_MS
 
     @field_validator("rate_limit", mode="before")
     @classmethod

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from consumer.sandbox.settings import FaultKind
 
+ContentCall = Literal["details", "attachments"]
 TIMELINE_SECONDS = 3_600
 """Seconds the timeline keeps (those with calls): a sandbox left running stays small."""
 
@@ -20,6 +21,7 @@ class Stats:
         self._answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._faults: Counter[str] = Counter()
         self._rate_limited = 0
+        self._content_calls: Counter[str] = Counter()
         self._clock = clock
         self._seconds: deque[list[int]] = deque(maxlen=TIMELINE_SECONDS)
         """[second, calls, rate_limited] per second with calls, oldest first."""
@@ -38,6 +40,15 @@ class Stats:
 
     def fault(self, kind: FaultKind) -> None:
         self._faults[kind.value] += 1
+
+    def content_call(self, kind: ContentCall) -> None:
+        """A call the open replay made to a sender's content server (not an IO call)."""
+        self._content_calls[kind] += 1
+
+    def content_calls(self) -> dict[str, int]:
+        """`{"details": n, "attachments": n}`: kept out of `snapshot`, whose shape is IO's."""
+        calls = self._content_calls
+        return {"details": calls["details"], "attachments": calls["attachments"]}
 
     def snapshot(self) -> dict[str, Any]:
         """`{"requests": {route: {status: n}}, "rate_limited": n, "faults": {kind: n}}`."""
@@ -58,6 +69,7 @@ class Stats:
     def clear(self) -> None:
         self._answers.clear()
         self._faults.clear()
+        self._content_calls.clear()
         self._rate_limited = 0
         self._seconds.clear()
 
