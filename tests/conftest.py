@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.cluster",
     "tests.fixtures.group",
     "tests.fixtures.prometheus",
+    "tests.fixtures.content",
 ]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Generator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -33,6 +36,19 @@ SHUTDOWN_GRACE_S = 10
 class _AnnouncingServer(uvicorn.Server):
     """Prints `io-relay content listening on http://HOST:PORT` once bound (port 0 included):
     scripts and tests wait for the line."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """SIGTERM and SIGINT stop it gracefully, and the process then exits 0: uvicorn's own
+        handling raises the signal again once stopped, which reads as a crash."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.handle_exit, signum, None)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
