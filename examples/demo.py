@@ -2,7 +2,8 @@
 
 1. recreate the demo topics (a clean slate each run; the tracking topic compacted) and forget
    the demo group's offsets;
-2. start the IO sandbox with examples/profiles.yaml;
+2. start the IO sandbox with examples/profiles.yaml; register the remote-content
+   configuration and start `io-relay content` (demo_premium.py);
 3. produce examples/events/* (`*.binary.json` as binary-mode CloudEvents);
 4. start `io-relay run --config examples/config.yaml` in the background;
 5. play the citizen: every Premium (ADVANCED) message the sandbox accepted is marked READ, and
@@ -10,7 +11,8 @@
 6. wait until every SUBMITTED message has its lifecycle records on the status topic (PROCESSED;
    READ and PAID for Premium ones), then stop the relay with SIGTERM;
 7. print one line per status record, each event's lifecycle after its delivery, and the dead
-   letters.
+   letters; then open each message with attachments as the citizen, and print each PDF's
+   name and size.
 
 The broker must be up (`make kafka-up`); its address comes from KAFKA_BOOTSTRAP.
 """
@@ -33,12 +35,19 @@ import yaml
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from demo_premium import (
+    open_attachments,
+    premium_environment,
+    register_configuration,
+    start_content,
+)
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "config.yaml"
 EVENTS = HERE / "events"
 PROFILES = HERE / "profiles.yaml"
 RELAY_LOG = HERE.parent / ".cache" / "demo-relay.log"
+CONTENT_LOG = HERE.parent / ".cache" / "demo-content.log"
 LIFECYCLE_TIMEOUT_S = 60.0  # config.yaml's tracking schedule checks after 1, 3, 6, 9... s
 IO_RELAY = [sys.executable, "-m", "consumer"]  # the venv's own io-relay, PATH or not
 # The report's order within an event: its delivery, then what IO said of the message later.
@@ -52,31 +61,46 @@ def main() -> int:
     reset_topics(
         bootstrap,
         [input_topic, kafka["status_topic"], kafka["dlq_topic"]],
-        compacted=[kafka["tracking_topic"]],
+        compacted=[kafka["tracking_topic"], kafka["content_topic"]],
     )
     forget_group(bootstrap, kafka["group_id"])
     port = free_port()
     sandbox_url = f"http://127.0.0.1:{port}"
     sandbox = start_sandbox(port)
     try:
-        files = produce_events(bootstrap, input_topic)
-        print(f"demo: produced {len(files)} sample events to {input_topic}", file=sys.stderr)
-        relay = start_relay(bootstrap, sandbox_url)
+        env = {
+            **os.environ,
+            "IO_RELAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+            "IO_RELAY_IO__BASE_URL": sandbox_url,
+            **premium_environment(sandbox_url, free_port(), free_port()),
+        }
+        env.update(register_configuration(IO_RELAY, CONFIG, env))
+        content = start_content(IO_RELAY, CONFIG, env, CONTENT_LOG)
         try:
-            statuses = follow_lifecycles(
-                bootstrap, kafka["status_topic"], sandbox_url, relay, files
-            )
+            files = produce_events(bootstrap, input_topic)
+            print(f"demo: produced {len(files)} sample events to {input_topic}", file=sys.stderr)
+            relay = start_relay(env)
+            try:
+                statuses = follow_lifecycles(
+                    bootstrap, kafka["status_topic"], sandbox_url, relay, files
+                )
+            finally:
+                code = stop_relay(relay)
+            if code != 0:
+                print(f"demo: io-relay exited with {code}; its log: {RELAY_LOG}", file=sys.stderr)
+                return code
+            dead = read_topic(bootstrap, kafka["dlq_topic"])
+            accepted = get_json(f"{sandbox_url}/__sandbox/messages")
+            downloads = open_attachments(sandbox_url, accepted)
         finally:
-            code = stop_relay(relay)
-        if code != 0:
-            print(f"demo: io-relay exited with {code}; its log: {RELAY_LOG}", file=sys.stderr)
-            return code
-        dead = read_topic(bootstrap, kafka["dlq_topic"])
-        accepted = get_json(f"{sandbox_url}/__sandbox/messages")
+            content.terminate()
+            content.wait(timeout=20)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
     print_report(files, statuses, dead, accepted)
+    print(f"\nthe citizen opened {len(downloads)} attachment(s) through io-relay content:")
+    print("\n".join(downloads))
     return 0
 
 
@@ -169,15 +193,10 @@ def produce_events(bootstrap: str, topic: str) -> dict[tuple[int, int], str]:
     return landed
 
 
-def start_relay(bootstrap: str, sandbox_url: str) -> subprocess.Popen[bytes]:
+def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`io-relay run` in the background, its log in RELAY_LOG; it runs until SIGTERM."""
-    env = {
-        **os.environ,
-        "IO_RELAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "IO_RELAY_IO__BASE_URL": sandbox_url,
-        # A port of its own: a relay left running elsewhere may hold 9400.
-        "IO_RELAY_OBSERVABILITY__PORT": str(free_port()),
-    }
+    # A port of its own: a relay left running elsewhere may hold 9400.
+    env = {**env, "IO_RELAY_OBSERVABILITY__PORT": str(free_port())}
     RELAY_LOG.parent.mkdir(exist_ok=True)
     with RELAY_LOG.open("w") as log:
         command = [*IO_RELAY, "run", "--config", str(CONFIG)]

@@ -4,6 +4,7 @@ the lifecycle of every message IO accepted."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -12,14 +13,20 @@ import pytest
 from tests.integration.samples import EXAMPLES, EXPECTED_OUTCOMES
 
 # What the demo shows after SUBMITTED: each message processed; the Premium TARI notice, which
-# the demo marks read and paid in the sandbox, READ and PAID.
+# the demo marks read and paid in the sandbox, READ and PAID; the Premium certificate READ.
 EXPECTED_LIFECYCLE = [
     ("demo-0001", "tari-notice", "PROCESSED"),
     ("demo-0001", "tari-notice", "READ"),
     ("demo-0001", "tari-notice", "PAID"),
     ("demo-0002", "generic-notice", "PROCESSED"),
     ("demo-0003", "document-ready", "PROCESSED"),
+    ("demo-0003", "document-ready", "READ"),
 ]
+# The certificate, opened by the citizen through io-relay content (a generated PDF).
+DOWNLOAD = re.compile(
+    r"'Certificato di residenza': downloaded 'Certificato di residenza\.pdf', [\d,]+ bytes "
+    r"\(application/pdf\)"
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -43,3 +50,5 @@ def test_demo_prints_one_outcome_per_sample_event(kafka_bootstrap: str) -> None:
     records = len(EXPECTED_OUTCOMES) + len(EXPECTED_LIFECYCLE)
     summary = f"{records} status records, 2 dead letters, 3 messages accepted by the IO sandbox"
     assert summary in demo.stdout
+    assert "the citizen opened 1 attachment(s) through io-relay content:" in demo.stdout
+    assert len(DOWNLOAD.findall(demo.stdout)) == 1, demo.stdout
