@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
+from consumer.content.metrics import ContentMetrics
 from tests.fixtures.prometheus import (
     alert_expressions,
     dashboard_queries,
@@ -38,7 +40,22 @@ KINDS = (("firing", True), ("quiet", False))
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
-EXPORTED_METRICS = exported_metric_names()
+RELAY_JOB, CONTENT_JOB = "io-relay", "io-relay-content"
+CONTENT_METRIC = re.compile(r"io_relay_content_[a-z_]+")
+
+
+def content_metric_names() -> frozenset[str]:
+    """What a scrape of `io-relay content` shows, named as exported_metric_names does."""
+    families = ContentMetrics(CollectorRegistry()).registry.collect()
+    return frozenset(
+        f"{family.name}_total" if family.type == "counter" else family.name
+        for family in families
+        if family.name.startswith("io_relay_")
+    )
+
+
+CONTENT_METRICS = content_metric_names()
+EXPORTED_METRICS = exported_metric_names() | CONTENT_METRICS
 
 IO_RELAY_METRIC = re.compile(r"io_relay_[a-z_]+")
 HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")
@@ -62,7 +79,7 @@ def _all_queries() -> list[tuple[str, str]]:
     """(where, expr) of every alert and every dashboard target, variables substituted."""
     alerts = [(f"alert {name}", expr) for name, expr in alert_expressions(ALERTS)]
     panels = [
-        (f"panel {title!r}", substitute_grafana_variables(expr))
+        (f"panel {title!r}", substitute_grafana_variables(expr, content_job=CONTENT_JOB))
         for title, expr in dashboard_queries(DASHBOARD)
     ]
     return alerts + panels
@@ -118,6 +135,9 @@ def test_the_rules_hold_the_expected_alerts() -> None:
         "IoRelayNoSuccessfulSubmit",
         "IoRelayPartitionsPausedLong",
         "IoRelayBrokerUnreachable",
+        "IoRelayContentDown",
+        "IoRelayContentUnavailable",
+        "IoRelayContentRefusedDocuments",
     ]
     assert [group["name"] for group in yaml.safe_load(ALERTS.read_text())["groups"]] == ["io-relay"]
 
@@ -152,6 +172,53 @@ def test_alerts_and_dashboard_read_no_other_metric() -> None:
         if not (_exported(name) or name == "up" or name.startswith("process_"))
     }
     assert others == set()
+
+
+def test_content_metrics_are_the_content_servers_own() -> None:
+    assert sorted(CONTENT_METRICS) == [
+        "io_relay_content_attachment_bytes_total",
+        "io_relay_content_remote_records",
+        "io_relay_content_request_seconds",
+        "io_relay_content_requests_total",
+    ]
+    assert not CONTENT_METRICS & exported_metric_names(), "the relay exports none of them"
+
+
+@pytest.mark.parametrize(("name", "expr"), alert_expressions(ALERTS), ids=ALERT_NAMES)
+def test_each_alert_selects_the_job_that_exports_what_it_reads(name: str, expr: str) -> None:
+    """The content server is scraped as its own job: a content alert on job="io-relay" would
+    never fire, a relay alert on the content job neither."""
+    jobs = set(re.findall(r'job="([^"]*)"', expr))
+    reads_content = bool(CONTENT_METRIC.search(expr)) or name.startswith("IoRelayContent")
+    assert jobs == {CONTENT_JOB if reads_content else RELAY_JOB}
+
+
+def test_each_dashboard_panel_selects_the_job_that_exports_what_it_reads() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert variables["content_job"]["query"]["query"] == (
+        "label_values(io_relay_content_requests_total, job)"
+    )
+    assert variables["content_job"]["current"]["value"] == CONTENT_JOB
+    rows: dict[str, str] = {}
+    row = ""
+    for panel in sorted(dashboard["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"])):
+        if panel["type"] == "row":
+            row = panel["title"]
+            continue
+        for target in panel.get("targets", []):
+            rows[target["expr"]] = row
+    wrong = []
+    for expr, row in rows.items():
+        jobs = set(re.findall(r'job="([^"]*)"', expr))
+        content = row == "Content server"
+        # up and process_* are every job's own: the job label says whose.
+        job_neutral = "up{" in expr or expr.startswith("process_")
+        if bool(CONTENT_METRIC.search(expr)) != content and not job_neutral:
+            wrong.append(f"{row}: {expr}")
+        if jobs != {"$content_job" if content else "$job"}:
+            wrong.append(f"{row}: {expr}")
+    assert wrong == []
 
 
 def test_metric_names_reads_names_not_functions_labels_or_numbers() -> None:

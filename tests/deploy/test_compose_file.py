@@ -24,7 +24,9 @@ import pytest
 import yaml
 
 from consumer.config import RuntimeSettings, Settings, load_settings
+from consumer.content.serve import SHUTDOWN_GRACE_S
 from consumer.runtime.app import load_contracts
+from consumer.sandbox.settings import DOCUMENT_BEARER_DEFAULT
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "deploy" / "compose"
@@ -96,6 +98,7 @@ def test_the_services(services: dict[str, Service]) -> None:
         "kafka-init",
         "sandbox",
         "io-relay",
+        "content",
         "events",
         "prometheus",
         "grafana",
@@ -178,21 +181,28 @@ def test_kafka_init_creates_the_configs_topics(
     assert created, script
     kafka = settings.kafka
     assert set(created[1].split()) == {*kafka.input_topics, kafka.status_topic, kafka.dlq_topic}
-    # The tracking topic on its own: compacted, one record per message under tracking.
+    # The tracking and content topics on their own: compacted, one record per message under
+    # tracking, per remote content.
     commands = script.replace("\\\n", " ").splitlines()
     compacted = [line for line in commands if "--config cleanup.policy=compact" in line]
-    assert [option(line.split(), "--topic") for line in compacted] == [kafka.tracking_topic]
+    assert [option(line.split(), "--topic") for line in compacted] == [
+        kafka.tracking_topic,
+        kafka.content_topic,
+    ]
     assert "--if-not-exists" in script
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
 
 
 def test_the_events_service_produces_into_the_input_topic(
-    services: dict[str, Service], settings: Settings
+    services: dict[str, Service], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     python, flag, code, *argv = services["events"]["entrypoint"]
     assert (python, flag) == ("python", "-c")
     assert "demo.produce_events(*sys.argv[1:])" in code
     assert argv == [settings.kafka.bootstrap_servers, settings.kafka.input_topics[0]]
+    # As the entrypoint does, so that demo.py finds its sibling modules (demo_premium).
+    assert f"sys.path.insert(0, '{IMAGE_EXAMPLES}')" in code
+    monkeypatch.syspath_prepend(str(REPO / "examples"))
     spec = importlib.util.spec_from_file_location("demo", REPO / "examples" / "demo.py")
     assert spec is not None
     assert spec.loader is not None
@@ -201,13 +211,18 @@ def test_the_events_service_produces_into_the_input_topic(
     assert list(inspect.signature(demo.produce_events).parameters) == ["bootstrap", "topic"]
 
 
-def test_prometheus_scrapes_the_relay(services: dict[str, Service], settings: Settings) -> None:
+def test_prometheus_scrapes_the_relay_and_the_content_server(
+    services: dict[str, Service], settings: Settings
+) -> None:
     config = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text(encoding="utf-8"))
     assert config["global"]["scrape_interval"] == "5s"
-    (job,) = config["scrape_configs"]
-    # The alerting rules select job="io-relay".
-    assert job["job_name"] == "io-relay"
-    assert job["static_configs"] == [{"targets": [f"io-relay:{settings.observability.port}"]}]
+    jobs = {job["job_name"]: job["static_configs"] for job in config["scrape_configs"]}
+    # The alerting rules select job="io-relay" and job="io-relay-content".
+    port = settings.observability.port
+    assert jobs == {
+        "io-relay": [{"targets": [f"io-relay:{port}"]}],
+        "io-relay-content": [{"targets": [f"content:{port}"]}],
+    }
     mounts = bind_mounts(services["prometheus"])
     assert mounts["/etc/prometheus/prometheus.yml"] == COMPOSE_DIR / "prometheus.yml"
     for rule_file in config["rule_files"]:
@@ -274,3 +289,42 @@ def test_the_dashboard_picks_the_provisioned_datasource() -> None:
     variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
+
+
+def test_the_content_service_mirrors_the_relay(
+    services: dict[str, Service], settings: Settings
+) -> None:
+    content, relay = services["content"], services["io-relay"]
+    assert content["command"] == ["content", "--config", CONFIG_PATH]
+    assert content["build"] == relay["build"]
+    assert content["image"] == relay["image"]
+    assert bind_mounts(content) == bind_mounts(relay), "the relay's configuration"
+    assert content["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
+    for key in ("read_only", "tmpfs", "restart"):
+        assert content[key] == relay[key], key
+    grace_s = int(content["stop_grace_period"].removesuffix("s"))
+    assert grace_s > SHUTDOWN_GRACE_S
+    # IO's API on the host's 9500; its /metrics on another host port than the relay's.
+    assert settings.content.host == "0.0.0.0"
+    assert f"127.0.0.1:{settings.content.port}:{settings.content.port}" in content["ports"]
+    (metrics,) = [
+        port for port in content["ports"] if port.endswith(f":{settings.observability.port}")
+    ]
+    assert metrics not in relay["ports"]
+
+
+def test_the_sandbox_reaches_the_content_server_and_its_documents(
+    services: dict[str, Service], settings: Settings
+) -> None:
+    """The sandbox plays IO's backend: it opens Premium messages at content.public_url."""
+    content = settings.content
+    assert content.public_url is not None
+    public = urlsplit(content.public_url)
+    assert (public.hostname, public.port) == ("content", content.port)
+    assert content.key_ring(), "the compose sealing key decodes"
+    sandbox = services["sandbox"]["command"]
+    for name, source in content.document_sources.items():
+        assert urlsplit(source.base_url).hostname == urlsplit(settings.io.base_url).hostname, name
+        token = option(sandbox, "--document-token") if "--document-token" in sandbox else None
+        assert source.auth is not None
+        assert source.auth.secret().get_secret_value() == (token or DOCUMENT_BEARER_DEFAULT)

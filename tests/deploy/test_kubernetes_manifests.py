@@ -27,6 +27,8 @@ import yaml
 from pydantic import SecretStr
 
 from consumer.config import RuntimeSettings, Settings, load_settings
+from consumer.content.serve import SHUTDOWN_GRACE_S
+from consumer.errors import ConfigurationError
 from consumer.runtime.app import io_services, load_contracts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +36,9 @@ K8S = REPO / "deploy" / "k8s"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 NAME = "io-relay"
 POD_LABELS = {"app.kubernetes.io/name": NAME}
+# io-relay content: its own name, so that no selector of the relay's picks its pods.
+CONTENT = "io-relay-content"
+CONTENT_POD_LABELS = {"app.kubernetes.io/name": CONTENT, "app.kubernetes.io/part-of": NAME}
 CONFIG_PATH = "/etc/io-relay/config.yaml"
 # The oldest Kubernetes still supported by the big managed offerings, and the newest
 # kubernetes-validate knows.
@@ -197,8 +202,9 @@ def container(pod: Object) -> Object:
     return only
 
 
-@pytest.fixture
-def cluster_env(objects: list[Object], container: Object, monkeypatch: pytest.MonkeyPatch) -> None:
+def use_environment(
+    monkeypatch: pytest.MonkeyPatch, objects: list[Object], container: Object
+) -> None:
     """The environment the container gets from its Secrets, and no other IO_RELAY_ variable."""
     for name in [name for name in os.environ if name.startswith("IO_RELAY_")]:
         monkeypatch.delenv(name)
@@ -206,16 +212,15 @@ def cluster_env(objects: list[Object], container: Object, monkeypatch: pytest.Mo
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture
-def mounted(tmp_path: Path, objects: list[Object], pod: Object, container: Object) -> Path:
-    """The container's /etc/io-relay, rebuilt under tmp_path from the ConfigMaps it mounts."""
+def rebuild_mounts(root: Path, objects: list[Object], pod: Object, container: Object) -> Path:
+    """The container's ConfigMap mounts, rebuilt under `root`."""
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     for mount in container["volumeMounts"]:
         source = volumes[mount["name"]].get("configMap")
         if source is None:
             continue
         data: dict[str, str] = the(objects, "ConfigMap", source["name"])["data"]
-        target = tmp_path / mount["mountPath"].lstrip("/")
+        target = root / mount["mountPath"].lstrip("/")
         if "subPath" in mount:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(data[mount["subPath"]], encoding="utf-8")
@@ -223,7 +228,19 @@ def mounted(tmp_path: Path, objects: list[Object], pod: Object, container: Objec
             target.mkdir(parents=True)
             for file_name, content in data.items():
                 (target / file_name).write_text(content, encoding="utf-8")
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def cluster_env(objects: list[Object], container: Object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment the container gets from its Secrets, and no other IO_RELAY_ variable."""
+    use_environment(monkeypatch, objects, container)
+
+
+@pytest.fixture
+def mounted(tmp_path: Path, objects: list[Object], pod: Object, container: Object) -> Path:
+    """The container's /etc/io-relay, rebuilt under tmp_path from the ConfigMaps it mounts."""
+    return rebuild_mounts(tmp_path, objects, pod, container)
 
 
 @pytest.fixture
@@ -242,9 +259,14 @@ def test_core_objects_are_valid_kubernetes(objects: list[Object], version: str) 
         "ConfigMap",
         "ConfigMap",
         "Deployment",
+        "Deployment",
+        "PodDisruptionBudget",
         "PodDisruptionBudget",
         "Secret",
         "Secret",
+        "Secret",
+        "Secret",
+        "Service",
         "Service",
     ]
     for obj in core:
@@ -261,6 +283,7 @@ def test_custom_resources_match_their_crds(objects: list[Object]) -> None:
     custom = [obj for obj in objects if is_custom(obj)]
     assert sorted(obj["kind"] for obj in custom) == [
         "ScaledObject",
+        "ServiceMonitor",
         "ServiceMonitor",
         "TriggerAuthentication",
     ]
@@ -282,7 +305,11 @@ def test_every_object_is_io_relays(objects: list[Object]) -> None:
     for obj in objects:
         assert re.fullmatch(rf"{NAME}(-[a-z]+)?", obj["metadata"]["name"])
         assert "namespace" not in obj["metadata"], "the namespace comes from kubectl or an overlay"
-        assert obj["metadata"]["labels"]["app.kubernetes.io/name"] == NAME
+        labels = obj["metadata"]["labels"]
+        if labels["app.kubernetes.io/name"] == CONTENT:
+            assert labels["app.kubernetes.io/part-of"] == NAME
+        else:
+            assert labels["app.kubernetes.io/name"] == NAME
 
 
 # What the manifests must agree on with io-relay
@@ -372,8 +399,16 @@ def test_the_config_names_each_topic_once(settings: Settings, mounted: Path) -> 
     """The status, DLQ and tracking topics are spelt out (no default) and never shared."""
     kafka = settings.kafka
     written = yaml.safe_load((mounted / CONFIG_PATH.lstrip("/")).read_text(encoding="utf-8"))
-    assert {"status_topic", "dlq_topic", "tracking_topic"} <= written["kafka"].keys()
-    topics = [*kafka.input_topics, kafka.status_topic, kafka.dlq_topic, kafka.tracking_topic]
+    assert {"status_topic", "dlq_topic", "tracking_topic", "content_topic"} <= written[
+        "kafka"
+    ].keys()
+    topics = [
+        *kafka.input_topics,
+        kafka.status_topic,
+        kafka.dlq_topic,
+        kafka.tracking_topic,
+        kafka.content_topic,
+    ]
     assert len(set(topics)) == len(topics)
 
 
@@ -500,14 +535,224 @@ def test_kustomize_builds_the_same_objects(objects: list[Object]) -> None:
             assert re.fullmatch(r"[a-z0-9]{10}", suffix), hashed
             generated[hashed] = base
             obj["metadata"]["name"] = base
-    (deployment,) = [obj for obj in rendered if obj["kind"] == "Deployment"]
-    for volume in deployment["spec"]["template"]["spec"]["volumes"]:
-        if "configMap" in volume:
-            # kustomize points the Deployment at the names it generated, hash included.
-            volume["configMap"]["name"] = generated.pop(volume["configMap"]["name"])
-    assert not generated, "generated ConfigMaps nothing mounts"
+    mounted: set[str] = set()
+    for deployment in [obj for obj in rendered if obj["kind"] == "Deployment"]:
+        for volume in deployment["spec"]["template"]["spec"]["volumes"]:
+            if "configMap" in volume:
+                # kustomize points the Deployments at the names it generated, hash included.
+                hashed = volume["configMap"]["name"]
+                mounted.add(hashed)
+                volume["configMap"]["name"] = generated[hashed]
+    assert mounted == set(generated), "generated ConfigMaps nothing mounts"
 
     def key(obj: Object) -> tuple[str, str]:
         return obj["kind"], obj["metadata"]["name"]
 
     assert sorted(rendered, key=key) == sorted(objects, key=key)
+
+
+# io-relay content: its own Deployment, Service, budget and ServiceMonitor, the relay's
+# configuration and sealing keys
+
+
+@pytest.fixture(scope="module")
+def content_deployment(objects: list[Object]) -> Object:
+    return the(objects, "Deployment", CONTENT)
+
+
+@pytest.fixture(scope="module")
+def content_pod(content_deployment: Object) -> Object:
+    spec: Object = content_deployment["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.fixture(scope="module")
+def content_container(content_pod: Object) -> Object:
+    containers: list[Object] = content_pod["containers"]
+    (only,) = containers
+    return only
+
+
+@pytest.fixture
+def content_settings(
+    tmp_path: Path,
+    objects: list[Object],
+    content_pod: Object,
+    content_container: Object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """The settings as the content container loads them: its mounts, its Secrets."""
+    use_environment(monkeypatch, objects, content_container)
+    mounted = rebuild_mounts(tmp_path, objects, content_pod, content_container)
+    return load_settings(mounted / CONFIG_PATH.lstrip("/"))
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def test_the_content_container_runs_content_with_the_relays_image_and_config(
+    content_container: Object, container: Object
+) -> None:
+    assert content_container["args"] == ["content", "--config", CONFIG_PATH]
+    assert "command" not in content_container, "the image's entrypoint is io-relay"
+    assert content_container["image"] == container["image"]
+    mounts = {mount["mountPath"]: mount for mount in content_container["volumeMounts"]}
+    assert mounts[CONFIG_PATH]["subPath"] == "config.yaml"
+
+
+def test_content_probes_ask_health_and_readiness_on_the_metrics_port(
+    content_container: Object, content_settings: Settings
+) -> None:
+    assert content_container["ports"] == [
+        {"name": "content", "containerPort": content_settings.content.port, "protocol": "TCP"},
+        {
+            "name": "metrics",
+            "containerPort": content_settings.observability.port,
+            "protocol": "TCP",
+        },
+    ]
+    assert (content_settings.content.port, content_settings.observability.port) == (9500, 9400)
+    assert content_settings.content.host == content_settings.observability.host == "0.0.0.0"
+    assert probe(content_container, "livenessProbe") == ("/healthz", "metrics")
+    assert probe(content_container, "startupProbe") == ("/healthz", "metrics")
+    assert probe(content_container, "readinessProbe") == ("/readyz", "metrics")
+
+
+def test_no_selector_picks_the_other_deployments_pods(objects: list[Object]) -> None:
+    """A relay pod under the content budget too (or the reverse) could not be evicted, and the
+    relay's Service would have Prometheus scrape content replicas as job io-relay."""
+    pods = {
+        obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"]
+        for obj in objects
+        if obj["kind"] == "Deployment"
+    }
+    assert pods == {NAME: POD_LABELS, CONTENT: CONTENT_POD_LABELS}
+    for obj in objects:
+        spec = obj.get("spec", {})
+        if obj["kind"] == "Deployment":
+            found = [spec["selector"]["matchLabels"]]
+            found += [
+                constraint["labelSelector"]["matchLabels"]
+                for constraint in spec["template"]["spec"].get("topologySpreadConstraints", [])
+            ]
+        elif obj["kind"] in {"Service", "PodDisruptionBudget"}:
+            found = (
+                [spec["selector"]]
+                if obj["kind"] == "Service"
+                else [spec["selector"]["matchLabels"]]
+            )
+        else:
+            continue
+        own = obj["metadata"]["name"]
+        for selector in found:
+            picked = [name for name, labels in pods.items() if selects(selector, labels)]
+            assert picked == [own], f"{obj['kind']}/{own} selects the pods of {picked}"
+
+
+def test_the_ingress_and_prometheus_reach_the_content_server(
+    objects: list[Object], content_deployment: Object
+) -> None:
+    service = the(objects, "Service", CONTENT)
+    assert service["spec"]["type"] == "ClusterIP"
+    assert selects(
+        service["spec"]["selector"], content_deployment["spec"]["template"]["metadata"]["labels"]
+    )
+    assert service["spec"]["ports"] == [
+        {"name": "content", "port": 9500, "targetPort": "content", "protocol": "TCP"},
+        {"name": "metrics", "port": 9400, "targetPort": "metrics", "protocol": "TCP"},
+    ]
+    monitor = the(objects, "ServiceMonitor", CONTENT)
+    assert selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    assert not selects(
+        the(objects, "ServiceMonitor")["spec"]["selector"]["matchLabels"],
+        service["metadata"]["labels"],
+    ), "two ServiceMonitors would scrape every content replica twice"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == (
+        "metrics",
+        "/metrics",
+        "15s",
+    )
+    # The job label is the Service's name: the alerting rules select job="io-relay-content".
+    assert "jobLabel" not in monitor["spec"]
+    assert service["metadata"]["name"] == CONTENT
+
+
+def test_content_replicas_roll_and_drain_without_losing_capacity(
+    objects: list[Object], content_deployment: Object, content_pod: Object
+) -> None:
+    spec = content_deployment["spec"]
+    assert spec["replicas"] >= 2, "any replica answers any request: one is a single point"
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    budget = the(objects, "PodDisruptionBudget", CONTENT)["spec"]
+    assert budget["maxUnavailable"] == 1
+    assert budget["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    (container,) = content_pod["containers"]
+    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert content_pod["terminationGracePeriodSeconds"] > pause + SHUTDOWN_GRACE_S
+
+
+def test_the_content_server_is_hardened_like_the_relay(
+    content_pod: Object, content_container: Object, pod: Object, container: Object
+) -> None:
+    for key in ("securityContext", "automountServiceAccountToken", "enableServiceLinks"):
+        assert content_pod[key] == pod[key], key
+    assert content_container["securityContext"] == container["securityContext"]
+    resources = content_container["resources"]
+    assert set(resources["requests"]) == {"cpu", "memory"}
+    assert set(resources["limits"]) == {"memory"}, "no CPU limit, as the relay"
+    assert quantity(resources["limits"]["memory"]) >= quantity(resources["requests"]["memory"])
+
+
+def test_the_content_references_resolve(
+    objects: list[Object], content_pod: Object, content_container: Object
+) -> None:
+    config_maps = {obj["metadata"]["name"] for obj in objects if obj["kind"] == "ConfigMap"}
+    volumes = {volume["name"]: volume for volume in content_pod["volumes"]}
+    assert {mount["name"] for mount in content_container["volumeMounts"]} == set(volumes)
+    for volume in volumes.values():
+        if "configMap" in volume:
+            assert volume["configMap"]["name"] in config_maps
+    for variable in content_container["env"]:
+        ref = variable["valueFrom"]["secretKeyRef"]
+        assert ref["key"] in secret_data(objects, ref["name"])
+    for name in container_environment(objects, content_container):
+        assert ENV_VAR_NAME.match(name), name
+
+
+def test_relay_and_content_server_seal_with_the_same_keys(
+    objects: list[Object], container: Object, content_container: Object, settings: Settings
+) -> None:
+    sealing = {source.key_env for source in settings.content.sealing_keys.values()}
+    assert sealing
+    assert all(
+        source.key is None and source.key_file is None
+        for source in settings.content.sealing_keys.values()
+    ), "no sealing key in the ConfigMap"
+    assert set(secret_data(objects, "io-relay-sealing")) == sealing
+    for each in (container, content_container):
+        assert {"secretRef": {"name": "io-relay-sealing"}} in each["envFrom"]
+    # The relay has no use for what only the content server reads.
+    assert {"secretRef": {"name": "io-relay-content"}} not in container["envFrom"]
+
+
+def test_the_content_secret_holds_exactly_the_content_servers_key_env_names(
+    objects: list[Object], content_settings: Settings
+) -> None:
+    content = content_settings.content
+    sources = [
+        *content.api_keys,
+        *(source.auth for source in content.document_sources.values() if source.auth),
+    ]
+    assert all(source.key is None and source.key_file is None for source in sources)
+    assert set(secret_data(objects, "io-relay-content")) == {source.key_env for source in sources}
+    assert content.public_url is not None, "io-relay content refuses to start without it"
+    assert content.accepted_keys().accepts("replace-me")
+    assert {source.secret().get_secret_value() for source in sources} == {"replace-me"}
+
+
+def test_the_sealing_key_placeholder_stops_the_start(content_settings: Settings) -> None:
+    """A placeholder that decoded to a key would seal with a key everyone can read."""
+    with pytest.raises(ConfigurationError, match="openssl rand -base64 32"):
+        content_settings.content.key_ring()

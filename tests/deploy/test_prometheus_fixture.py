@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.exposition import start_http_server
 
+from consumer.content.metrics import ContentMetrics
 from tests.fixtures.ports import free_port
 from tests.fixtures.prometheus import (
     PrometheusFactory,
@@ -72,7 +73,8 @@ def test_alert_rules_load_and_evaluate_in_prometheus(start_prometheus: Prometheu
     """Prometheus itself, not only promtool, loads the rules and evaluates them without error.
 
     Its target is up and no io-relay metric exists, so no alert may be pending or firing
-    (IoRelayDown's `absent` branch must not fire while a target is up).
+    (IoRelayDown's `absent` branch must not fire while a target is up), but the one that says
+    no content server is scraped.
     """
     prometheus = scraping_itself(start_prometheus, rule_files=[ALERTS])
     prometheus.wait_for_scrapes(2)
@@ -81,7 +83,10 @@ def test_alert_rules_load_and_evaluate_in_prometheus(start_prometheus: Prometheu
     assert [rule["name"] for rule in rules] == [name for name, _ in alert_expressions(ALERTS)]
     assert {rule["group"] for rule in rules} == {"io-relay"}
     assert [(r["name"], r["lastError"]) for r in rules if r["health"] != "ok"] == []
-    assert [(r["name"], r["state"]) for r in rules if r["state"] != "inactive"] == []
+    # No content server is scraped here: IoRelayContentDown's `absent` branch catches that.
+    assert [(r["name"], r["state"]) for r in rules if r["state"] != "inactive"] == [
+        ("IoRelayContentDown", "pending")
+    ]
 
 
 def _evaluated_again(prometheus: PrometheusServer) -> list[dict[str, Any]]:
@@ -100,7 +105,8 @@ def _evaluated_again(prometheus: PrometheusServer) -> list[dict[str, Any]]:
 def test_dashboard_and_alert_queries_are_valid_promql(start_prometheus: PrometheusFactory) -> None:
     prometheus = scraping_itself(start_prometheus)
     panels = [
-        (title, substitute_grafana_variables(expr)) for title, expr in dashboard_queries(DASHBOARD)
+        (title, substitute_grafana_variables(expr, content_job="io-relay-content"))
+        for title, expr in dashboard_queries(DASHBOARD)
     ]
     queries = panels + alert_expressions(ALERTS)
 
@@ -179,6 +185,9 @@ class ContractExporter:
         )
         self.tracked = Gauge("io_relay_messages_tracked", "", registry=r)
         self.build = Gauge("io_relay_build_info", "", ["version", "python_version"], registry=r)
+        # io-relay content's (consumer/content/metrics.py), here under the same job.
+        self.content = ContentMetrics(registry=r)
+        self.content.hold(lambda: 25)
         self.build.labels("0.1.0", "3.11.7").set(1)
         self.assigned.set(6)
         self.reachable.set(1)
@@ -207,6 +216,10 @@ class ContractExporter:
         self.lifecycle.labels("tari-notice", "tari", "READING", "READ").inc()
         self.to_processed.labels("tari").observe(31.0)
         self.tracked.set(40)
+        self.content.answered("details", "ok", 0.004)
+        self.content.answered("attachment", "ok", 0.3)
+        self.content.answered("attachment", "unavailable", 3.0)
+        self.content.relayed(120_000)
 
 
 @pytest.fixture
@@ -239,7 +252,10 @@ def test_every_dashboard_query_shows_data_from_the_contracts_metrics(
 
     problems = []
     for title, target in dashboard_targets(DASHBOARD):
-        expr = substitute_grafana_variables(target["expr"], rate_interval="30s")
+        # One job scrapes the exporter: the content server's panels look there too.
+        expr = substitute_grafana_variables(
+            target["expr"], rate_interval="30s", content_job="io-relay"
+        )
         samples = prometheus.query(expr)
         legend_labels = set(_legend_labels(target.get("legendFormat", "")))
         if not samples:
