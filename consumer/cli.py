@@ -21,6 +21,7 @@ from consumer.rules import Rule, RulesError, render, route
 from consumer.runtime import StopWhen, run_relay
 from consumer.runtime.app import load_contracts
 from consumer.sandbox import SandboxSettings, serve
+from consumer.sandbox.settings import APP_OPEN_BUDGET_MS, DOCUMENT_BEARER_DEFAULT, IO_API_DIR_ENV
 from consumer.schemas import stale_schemas, write_schemas
 
 app = typer.Typer(
@@ -117,10 +118,24 @@ def sandbox(
         int, typer.Option(help="Time from ACCEPTED to PROCESSED/REJECTED.")
     ] = 1_000,
     seed: Annotated[int | None, typer.Option(help="Seed for fault draws.")] = None,
+    document_token: Annotated[
+        str, typer.Option(help="Bearer token of the document store (GET /documents/...).")
+    ] = DOCUMENT_BEARER_DEFAULT,
+    io_api_dir: Annotated[
+        Path | None,
+        typer.Option(help=f"IO's spec copies (default ${IO_API_DIR_ENV} or ../shared/io-api)."),
+    ] = None,
+    open_budget_ms: Annotated[
+        int, typer.Option(help="How long opening a Premium message may take (the app's).")
+    ] = APP_OPEN_BUDGET_MS,
 ) -> None:
     """Run the IO sandbox: a stand-in for IO's services API, for demos and tests."""
+    spec_dir = {"io_api_dir": io_api_dir} if io_api_dir is not None else {}
     try:
         settings = SandboxSettings(
+            **spec_dir,
+            document_token=document_token,
+            open_budget_ms=open_budget_ms,
             host=host,
             port=port,
             profiles=profiles,
