@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.kafka import TopicFactory, client_settings
 from tests.fixtures.kafka_io import consume_all, produce
 from tests.fixtures.relay import (
     RelayFactory,
@@ -44,13 +44,6 @@ EXIT_BOUND_S = 90.0
 @pytest.fixture
 def topics(new_topic: TopicFactory) -> RelayTopics:
     return relay_topics(new_topic, partitions=PARTITIONS)
-
-
-def relay_client(kafka_sasl_ssl: dict[str, str], **overrides: str) -> dict[str, str]:
-    """The relay's ``kafka.client``: the listener's settings but its address."""
-    client = {k: v for k, v in kafka_sasl_ssl.items() if k != "bootstrap.servers"}
-    client.update(overrides)
-    return client
 
 
 def config_for(
@@ -116,7 +109,7 @@ def test_a_run_over_sasl_ssl_gives_every_event_its_outcome(
     sandbox = start_sandbox(profiles=samples.profiles_document(), rate_limit="off")
     delivered = produce(kafka_sasl_ssl, topics.events, samples.records())
     config = config_for(
-        tmp_path, kafka_sasl_ssl, topics, sandbox, client=relay_client(kafka_sasl_ssl)
+        tmp_path, kafka_sasl_ssl, topics, sandbox, client=client_settings(kafka_sasl_ssl)
     )
 
     relay = start_relay(config, exit_when_idle=IDLE_S)
@@ -152,7 +145,7 @@ def test_a_ca_that_did_not_sign_the_broker_stops_the_relay_at_start(
     sandbox = start_sandbox(profiles=samples.profiles_document(), rate_limit="off")
     produce(kafka_sasl_ssl, topics.events, samples.records())
     wrong_ca = make_unrelated_ca(tmp_path / "unrelated-ca")
-    client = relay_client(kafka_sasl_ssl, **{"ssl.ca.location": str(wrong_ca)})
+    client = client_settings(kafka_sasl_ssl, **{"ssl.ca.location": str(wrong_ca)})
     config = config_for(tmp_path, kafka_sasl_ssl, topics, sandbox, client=client)
     started = time.monotonic()
 

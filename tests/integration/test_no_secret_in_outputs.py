@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from consumer.sandbox.auth import key_fingerprint
-from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.kafka import TopicFactory, client_settings
 from tests.fixtures.kafka_io import consume_all, produce
 from tests.fixtures.ports import free_port
 from tests.fixtures.relay import (
@@ -95,12 +95,6 @@ def io_services(keys: Mapping[str, str], tmp_path: Path) -> tuple[dict[str, Any]
     return services, {"IO_KEY_TRIBUTI": keys[tributi]}
 
 
-def sasl_client(kafka_sasl: Mapping[str, str], **overrides: str) -> dict[str, str]:
-    client = {k: v for k, v in kafka_sasl.items() if k != "bootstrap.servers"}
-    client.update(overrides)
-    return client
-
-
 def test_a_full_run_shows_no_secret_in_its_log_topics_metrics_or_probes(
     kafka_sasl: dict[str, str],
     new_topic: TopicFactory,
@@ -124,7 +118,7 @@ def test_a_full_run_shows_no_secret_in_its_log_topics_metrics_or_probes(
         topics=topics,
         group=f"relay-{topics.events}",
         base_url=sandbox.base_url,
-        client=sasl_client(kafka_sasl),
+        client=client_settings(kafka_sasl),
         tracking=FAST_SCHEDULE,
         metrics_port=(port := free_port()),
         retry={"initial_backoff_s": 0.05, "max_backoff_s": 0.2},
@@ -186,7 +180,7 @@ def test_a_refused_sasl_password_is_not_printed(
         topics=topics,
         group=f"relay-{topics.events}",
         base_url=sandbox.base_url,
-        client=sasl_client(kafka_sasl, **{"sasl.password": wrong_password}),
+        client=client_settings(kafka_sasl, **{"sasl.password": wrong_password}),
     )
     config["io"]["services"], env = io_services(keys, tmp_path)
     config["observability"]["log_level"] = "DEBUG"

@@ -37,7 +37,7 @@ from consumer.runtime.scheduler import KeyedScheduler
 from consumer.runtime.sink import ReportSink
 from consumer.runtime.source import KafkaSource, helper_client_config
 from consumer.runtime.status_log import KafkaStatusLog
-from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.kafka import TopicFactory, client_settings
 from tests.fixtures.kafka_io import Delivered, consume_all, produce
 from tests.fixtures.relay import (
     RelayFactory,
@@ -306,13 +306,6 @@ async def test_a_second_pass_over_the_same_events_sends_nothing_again(
 # -- SASL -------------------------------------------------------------------------------------
 
 
-def sasl_client(kafka_sasl: dict[str, str], password: str | None = None) -> dict[str, str]:
-    client = {k: v for k, v in kafka_sasl.items() if k != "bootstrap.servers"}
-    if password is not None:
-        client["sasl.password"] = password
-    return client
-
-
 def test_a_run_over_sasl_plain_gives_every_event_its_outcome(
     kafka_sasl: dict[str, str],
     topics: RelayTopics,
@@ -328,7 +321,7 @@ def test_a_run_over_sasl_plain_gives_every_event_its_outcome(
         kafka_sasl["bootstrap.servers"],
         topics,
         sandbox,
-        client=sasl_client(kafka_sasl),
+        client=client_settings(kafka_sasl),
     )
 
     relay = start_relay(config, exit_when_idle=IDLE_S)
@@ -353,7 +346,7 @@ def test_a_wrong_sasl_password_stops_the_relay_with_a_clear_message(
         kafka_sasl["bootstrap.servers"],
         topics,
         sandbox,
-        client=sasl_client(kafka_sasl, password="not-the-password"),
+        client=client_settings(kafka_sasl, **{"sasl.password": "not-the-password"}),
     )
     started = time.monotonic()
 
