@@ -108,7 +108,7 @@ class ContentApp:
         except _Answer as answer:
             outcome = answer.outcome
             await _send_problem(send, answer)
-        except _Aborted:
+        except AttachmentCutShort:
             outcome = "aborted"
             raise
         finally:
@@ -182,10 +182,10 @@ def _aborted(error: Exception) -> NoReturn:
     """The status line went out: the only honest thing left is to cut the connection short,
     which IO sees as a broken download, never as a whole file."""
     log.warning("attachment cut short", extra={"reason": str(error)})
-    raise _Aborted from None
+    raise AttachmentCutShort from None
 
 
-class _Aborted(Exception):
+class AttachmentCutShort(Exception):
     """Raised to the ASGI server, which closes the connection before the body ends."""
 
 
