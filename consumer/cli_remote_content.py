@@ -26,7 +26,7 @@ from consumer.content.onboarding import (
     services_of,
 )
 from consumer.errors import FatalError, TransientError
-from consumer.io.configurations import Configuration, ConfigurationRefused, HasPrecondition
+from consumer.io.configurations import Configuration, ConfigurationRefused
 from consumer.redact import mask
 
 # The same codes as consumer.cli's (which imports this module, so cannot be imported here).
@@ -64,10 +64,6 @@ TestBaseUrlOption = Annotated[
     str | None,
     typer.Option(help="The test environment's server (default: content.public_url)."),
 ]
-PreconditionOption = Annotated[
-    HasPrecondition | None,
-    typer.Option(help="Whether IO asks the content server for a precondition (default NEVER)."),
-]
 
 
 _CREATE_HELP = (
@@ -94,10 +90,9 @@ def create(
     description: DescriptionOption = None,
     test_user: TestUserOption = None,
     test_base_url: TestBaseUrlOption = None,
-    has_precondition: PreconditionOption = None,
 ) -> None:
     """The configuration IO is to use, from the settings and the options."""
-    options = Options(name, description, has_precondition, tuple(test_user or ()), test_base_url)
+    options = Options(name, description, tuple(test_user or ()), test_base_url)
 
     def act(settings: Settings, chosen: str) -> None:
         body = new_configuration(settings, options)
@@ -148,10 +143,9 @@ def update(
     description: Annotated[str | None, typer.Option(help="A new description.")] = None,
     test_user: TestUserOption = None,
     test_base_url: TestBaseUrlOption = None,
-    has_precondition: PreconditionOption = None,
 ) -> None:
     """PUT the whole body: IO has no partial update."""
-    options = Options(name, description, has_precondition, tuple(test_user or ()), test_base_url)
+    options = Options(name, description, tuple(test_user or ()), test_base_url)
 
     def act(settings: Settings, chosen: str) -> None:
         with client_for(settings, chosen) as client:

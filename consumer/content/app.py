@@ -13,18 +13,19 @@ not have all get the same 404: a caller learns nothing by trying. Nothing redire
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, NoReturn, Protocol
 
 from consumer.content.api_keys import ApiKeys
 from consumer.content.details import RemoteDetails, details_of
 from consumer.content.metrics import ContentMetrics, Operation, Outcome
 from consumer.content.sealed import ContentKeys, ContentReference
-from consumer.content.sources import DocumentGone, DocumentRefused, DocumentSources
+from consumer.content.sources import Document, DocumentGone, DocumentRefused, DocumentSources
 from consumer.errors import ContentNotFound, TransientError
 from consumer.io.models import FISCAL_CODE_PATTERN
 
@@ -35,7 +36,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_PROBLEM = b"application/problem+json"
+_PROBLEM = b"application/json"  # api-third-party.yaml declares its ProblemJson so
 _NO_MESSAGE = "No message found for the provided ID."
 _TITLES = {
     400: "Bad request",
@@ -89,7 +90,8 @@ class ContentApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        started = time.perf_counter()
+        began = time.perf_counter()
+        response = _Response(send)
         operation: Operation = "other"
         outcome: Outcome = "ok"
         try:
@@ -102,17 +104,23 @@ class ContentApp:
                 raise _Answer(405, "bad_request", "Only GET is served.")
             reference = self._open(scope, message_id)
             if attachment_url is None:
-                await _send_json(send, 200, self._details(reference))
+                await _send_json(response.send, 200, self._details(reference))
             else:
-                outcome = await self._attachment(reference, attachment_url, send)
+                outcome = await self._attachment(reference, attachment_url, response, receive)
         except _Answer as answer:
             outcome = answer.outcome
-            await _send_problem(send, answer)
+            await _send_problem(response.send, answer)
         except AttachmentCutShort:
             outcome = "aborted"
             raise
+        except Exception:
+            outcome = "error"
+            log.exception("content request failed")
+            if response.started:
+                raise AttachmentCutShort from None
+            await _send_problem(response.send, _Answer(500, "error", "Internal error."))
         finally:
-            self._metrics.answered(operation, outcome, time.perf_counter() - started)
+            self._metrics.answered(operation, outcome, time.perf_counter() - began)
 
     def _open(self, scope: Scope, message_id: str) -> ContentReference:
         headers = dict(scope["headers"])  # ASGI: names are lower case
@@ -124,6 +132,13 @@ class ContentApp:
         try:
             return self._keys.open(message_id, fiscal_code)
         except ContentNotFound:
+            unknown = self._keys.unknown_key(message_id)
+            if unknown is not None:
+                # A rotation done out of order: the relay seals with a key this ring lacks.
+                log.warning(
+                    "message id sealed with a key not in content.sealing_keys",
+                    extra={"key_id": unknown},
+                )
             raise _Answer(404, "not_found", _NO_MESSAGE) from None
 
     def _details(self, reference: ContentReference) -> bytes:
@@ -131,51 +146,85 @@ class ContentApp:
         if reference.remote is not None:
             sealed = self._remote.get(reference.remote) if self._remote is not None else None
             if sealed is None:
-                # Kept before the submit: not here yet means this replica is still reading.
-                raise _Answer(503, "unavailable", "Try again shortly.", self._retry_after_s)
+                # Kept before the submit, so read by now unless the topic lost it (or this
+                # replica is behind). The spec has no 503 for details: IO shows an error.
+                log.error("remote content missing from the content topic")
+                raise _Answer(500, "unavailable", "The message's content is not available.")
             try:
-                plain = self._keys.open_remote(reference.remote, sealed)
+                plain = self._keys.open_remote(reference.remote, reference.recipient, sealed)
             except ContentNotFound:
                 log.error("remote content does not open with the content keys")
                 raise _Answer(404, "not_found", _NO_MESSAGE) from None
             remote = RemoteDetails.model_validate_json(plain)
         return details_of(reference, remote).to_json_body()
 
-    async def _attachment(self, reference: ContentReference, url: str, send: Send) -> Outcome:
+    async def _attachment(
+        self, reference: ContentReference, url: str, response: _Response, receive: Receive
+    ) -> Outcome:
         try:
             attachment = reference.attachment(url)
         except ContentNotFound:
             raise _Answer(404, "not_found", _NO_MESSAGE) from None
-        started = False
-        relayed = 0
         try:
             async with self._sources.open(attachment.source, attachment.path) as document:
-                headers = [(b"content-type", b"application/octet-stream")]
-                if document.length is not None:
-                    headers.append((b"content-length", str(document.length).encode()))
-                started = True
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": document.head, "more_body": True})
-                relayed += len(document.head)
-                async for chunk in document.rest:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    relayed += len(chunk)
-                await send({"type": "http.response.body", "body": b""})
+                return await self._stream(document, response, receive)
         except DocumentGone:
             raise _Answer(404, "gone", "The document is no longer available.") from None
         except TransientError as exc:
-            if started:
+            if response.started:
                 _aborted(exc)
             log.warning("document source unavailable", extra={"reason": str(exc)})
             raise _Answer(503, "unavailable", "Try again shortly.", self._retry_after_s) from None
         except DocumentRefused as exc:
-            if started:
+            if response.started:
                 _aborted(exc)
             log.warning("document refused", extra={"reason": exc.reason})
             raise _Answer(500, "refused", "The document cannot be served.") from None
+
+    async def _stream(self, document: Document, response: _Response, receive: Receive) -> Outcome:
+        """The bytes as they come, until the source ends them or IO hangs up."""
+        headers = [(b"content-type", b"application/octet-stream")]
+        if document.length is not None:
+            headers.append((b"content-length", str(document.length).encode()))
+        await response.send({"type": "http.response.start", "status": 200, "headers": headers})
+        hung_up = asyncio.create_task(_disconnected(receive))
+        relayed = 0
+        try:
+            chunk = document.head
+            async for more in _chain(chunk, document.rest):
+                if hung_up.done():  # nobody reads: stop fetching from the source
+                    return "aborted"
+                await response.send({"type": "http.response.body", "body": more, "more_body": True})
+                relayed += len(more)
+            await response.send({"type": "http.response.body", "body": b""})
+            return "ok"
         finally:
+            hung_up.cancel()
             self._metrics.relayed(relayed)
-        return "ok"
+
+
+class _Response:
+    """`send`, remembering whether the status line went out (then only a cut is left)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _aborted(error: Exception) -> NoReturn:

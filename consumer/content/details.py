@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from consumer.content.sealed import ContentReference
+from consumer.io.models import MARKDOWN_MAX, SUBJECT_MAX
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -27,12 +28,13 @@ class ThirdPartyAttachment(BaseModel):
 
 
 class RemoteDetails(BaseModel):
-    """The subject and markdown the app shows at read time (remote content)."""
+    """The subject and markdown the app shows at read time (remote content). IO's own
+    limits for a message's: a rendered text past them goes to the DLQ, not to the topic."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    subject: NonEmpty
-    markdown: NonEmpty
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=SUBJECT_MAX)]
+    markdown: Annotated[str, StringConstraints(min_length=1, max_length=MARKDOWN_MAX)]
 
 
 class ThirdPartyMessage(BaseModel):

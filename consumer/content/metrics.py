@@ -27,7 +27,8 @@ Outcome = Literal[
     "gone",  # 404: the document is no longer at its source
     "unavailable",  # 503: a source or the content topic could not answer now
     "refused",  # 500: the source sent what io-relay will not relay (not a PDF, too big)
-    "aborted",  # the bytes stopped mid-way: the status line had gone already
+    "aborted",  # the bytes stopped mid-way (the source, or IO hanging up)
+    "error",  # 500: a fault of io-relay's own, logged with its traceback
 ]
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)

@@ -2,9 +2,9 @@
 
 What the settings hold (where IO reaches `io-relay content`, the header and the key it must
 send) always comes from the settings, so an update after a change of `content.api_keys`
-is how a rotated key reaches IO. What only the command line says (name, description,
-precondition, test users) is given on create; on update, what is not given stays as IO
-has it.
+is how a rotated key reaches IO. What only the command line says (name, description, test
+users) is given on create; on update, what is not given stays as IO has it. There is never
+a precondition: `io-relay content` serves none, so an update also resets one set elsewhere.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class Options:
 
     name: str | None = None
     description: str | None = None
-    has_precondition: HasPrecondition | None = None
     test_users: tuple[str, ...] = ()
     test_base_url: str | None = None
 
@@ -100,13 +99,13 @@ def new_configuration(
     if not name:
         raise ConfigurationError("--name is required: IO needs a name for the configuration")
     description = options.description or (current.description if current else None)
-    precondition = options.has_precondition or _precondition(current)
     prod = ProdEnvironment(base_url=_public_url(settings), details_authentication=_auth(settings))
     try:
         return NewConfiguration(
             name=name,
             description=description or f"{name} (io-relay content)",
-            has_precondition=precondition,
+            # io-relay content serves no GET /messages/{id}/precondition: IO must not ask.
+            has_precondition=HasPrecondition.NEVER,
             disable_lollipop_for=[],
             is_lollipop_enabled=False,
             prod_environment=prod,
@@ -143,18 +142,6 @@ def _auth(settings: Settings) -> AuthenticationConfig:
         key=content.api_keys[0].secret(),
         type=API_KEY_TYPE,
     )
-
-
-def _precondition(current: Configuration | None) -> HasPrecondition:
-    if current is None:
-        return HasPrecondition.NEVER
-    try:
-        return HasPrecondition(current.has_precondition)
-    except ValueError:
-        raise ConfigurationError(
-            f"IO holds has_precondition {current.has_precondition!r}, which io-relay does "
-            "not know: give --has-precondition"
-        ) from None
 
 
 def _test_environment(

@@ -9,6 +9,7 @@ the content server as soon as it accepts the message.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from consumer.content.sealed import ContentKeys, ContentReference
@@ -23,8 +24,8 @@ from consumer.rules.content import render_content
 class RemoteStore(Protocol):
     """Where remote content waits for the content server (the compacted content topic)."""
 
-    async def keep(self, key: str, value: bytes) -> None:
-        """Return once the value is durably kept; retry meanwhile."""
+    async def keep(self, key: str, value: bytes | None) -> None:
+        """Return once the value (None: its removal) is durably kept; retry meanwhile."""
         ...
 
 
@@ -42,36 +43,50 @@ class PremiumContent:
         self._configuration_ids = configuration_ids
         self._store = store
 
-    async def attach(self, rule: Rule, event: Event, message: NewMessage) -> ThirdPartyData:
+    async def attach(self, rule: Rule, event: Event, message: NewMessage) -> Attached:
         """The message's third_party_data; RenderError when its content cannot be served."""
         configuration_id = self._configuration_ids.get(rule.service)
         if configuration_id is None:
             raise RenderError("the service has no configuration_id", rule=rule.name)
         content = render_content(rule, event, message, self._sources)
+        recipient = self._keys.recipient(message.fiscal_code)
         remote_key = None
         if content.remote is not None:
             if self._store is None:
                 raise RenderError("no store for remote content", rule=rule.name)
-            remote_key = self._keys.remote_key(event.id, rule.name)
-            sealed = self._keys.seal_remote(remote_key, content.remote.model_dump_json().encode())
-            await self._store.keep(remote_key, sealed)
+            remote_key = self._keys.remote_key(event.source, event.id, rule.name, recipient)
+            plain = content.remote.model_dump_json().encode()
+            await self._store.keep(remote_key, self._keys.seal_remote(remote_key, recipient, plain))
         reference = ContentReference(
             event_id=event.id,
             rule=rule.name,
-            recipient=self._keys.recipient(message.fiscal_code),
+            recipient=recipient,
             attachments=content.attachments,
             remote=remote_key,
         )
-        return ThirdPartyData(
+        data = ThirdPartyData(
             id=self._keys.seal(reference),
             has_attachments=bool(content.attachments),
             has_remote_content=content.remote is not None,
             configuration_id=configuration_id,
         )
+        return Attached(data, remote_key)
+
+    async def forget(self, attached: Attached) -> None:
+        """The message was not sent after all: its remote content goes (a tombstone), so no
+        one's personal data waits in the topic for a message that does not exist."""
+        if attached.remote_key is not None and self._store is not None:
+            await self._store.keep(attached.remote_key, None)
 
 
-def with_third_party(message: NewMessage, data: ThirdPartyData | None) -> NewMessage:
-    if data is None:
+@dataclass(frozen=True, slots=True)
+class Attached:
+    data: ThirdPartyData
+    remote_key: str | None
+
+
+def with_third_party(message: NewMessage, attached: Attached | None) -> NewMessage:
+    if attached is None:
         return message
-    content = message.content.model_copy(update={"third_party_data": data})
+    content = message.content.model_copy(update={"third_party_data": attached.data})
     return message.model_copy(update={"content": content})

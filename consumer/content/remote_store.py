@@ -7,6 +7,8 @@ from the start into memory and follows it, so any replica answers for any messag
 any restart, with no database to run. The values stay sealed in memory: a record is opened
 only to answer the citizen it belongs to.
 
+Partitions are listed at start: after adding some, restart the content servers.
+
 The cost is memory: about the sealed size of each message's remote content (subject and
 markdown, typically 1 to 3 KB), for every message ever sent. Past a few million messages a
 database would be the better store.
@@ -20,7 +22,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from consumer.errors import FatalError
@@ -47,6 +49,7 @@ class ContentTopic:
         self._values: dict[str, bytes] = {}
         self._behind: dict[int, int] = {}
         self._caught_up = threading.Event()
+        self._failed = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
@@ -101,27 +104,45 @@ class ContentTopic:
         if self._consumer is not None:
             self._consumer.close()
 
+    @property
+    def problems(self) -> list[str]:
+        """What keeps this replica from being ready (for /readyz)."""
+        if self._failed.is_set():
+            return ["the content topic reader stopped (see the log)"]
+        return [] if self.caught_up else ["reading the content topic"]
+
     def _follow(self) -> None:
-        assert self._consumer is not None
-        while not self._stopping.is_set():
-            message = self._consumer.poll(_POLL_S)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self._reached(message.partition() or 0, message.offset() or 0)
-                else:
-                    log.warning("content topic: %s", error.str())
-                continue
-            key = message.key()
-            if key is not None:
-                value = message.value()
-                if value is None:
-                    self._values.pop(key.decode(), None)
-                else:
-                    self._values[key.decode()] = value
-            self._reached(message.partition() or 0, (message.offset() or 0) + 1)
+        """Until stopped; a fault of its own is logged and makes the replica unready, so the
+        orchestrator replaces it rather than let it answer from a copy that ages."""
+        try:
+            while not self._stopping.is_set():
+                self._take(self._consumer.poll(_POLL_S) if self._consumer else None)
+        except Exception:
+            log.exception("the content topic reader stopped")
+            self._failed.set()
+
+    def _take(self, message: Message | None) -> None:
+        if message is None:
+            return
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                self._reached(message.partition() or 0, message.offset() or 0)
+            else:
+                log.warning("content topic: %s", error.str())
+            return
+        key = message.key()
+        try:
+            name = key.decode("ascii") if key is not None else None
+        except UnicodeDecodeError:
+            name = None
+        if name is None:
+            log.warning("content topic: a record without a readable key, skipped")
+        elif message.value() is None:
+            self._values.pop(name, None)
+        else:
+            self._values[name] = message.value() or b""
+        self._reached(message.partition() or 0, (message.offset() or 0) + 1)
 
     def _reached(self, partition: int, next_offset: int) -> None:
         end = self._behind.get(partition)

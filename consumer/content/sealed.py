@@ -38,6 +38,7 @@ VERSION = "v1"
 KEY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,15}$"
 KEY_BYTES = 32
 ATTACHMENT_ID_PATTERN = r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$"
+MAX_NAME, MAX_PATH = 255, 512
 _NONCE_BYTES = 12
 
 
@@ -58,8 +59,15 @@ class Attachment:
         # IO calls GET {base_url}/messages/{id}/{url} with the id as the url: one path segment.
         if not re.fullmatch(ATTACHMENT_ID_PATTERN, self.id):
             raise ValueError("an attachment id is 1 to 64 letters, digits, '.', '_' or '-'")
+        if self.id == "precondition":  # GET /messages/{id}/precondition is IO's own
+            raise ValueError("'precondition' cannot be an attachment id")
         if not self.name.strip():
             raise ValueError("an attachment needs a name to show")
+        # The id IO carries in its URLs holds these: keep it well under a URL's limits.
+        if len(self.name) > MAX_NAME or len(self.path) > MAX_PATH:
+            raise ValueError(
+                f"an attachment's name is {MAX_NAME} characters at most, its path {MAX_PATH}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,30 +117,45 @@ class ContentKeys:
         text = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
         return f"{VERSION}.{self._current}.{text}"
 
-    def remote_key(self, event_id: str, rule: str) -> str:
+    def remote_key(self, source: str, event_id: str, rule: str, recipient: str) -> str:
         """Where an event's remote content is kept: the same for every try of the event, so
-        a retry overwrites rather than adds, and no event id shows in the topic."""
-        key = self._binding[self._current]
-        mac = hmac.new(key, f"remote:{rule}:{event_id}".encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
+        a retry overwrites rather than adds, and no event id shows in the topic.
 
-    def seal_remote(self, key: str, plain: bytes) -> bytes:
-        """Remote content at rest: `<key id>.` then nonce + AES-GCM, bound to its key."""
+        A CloudEvent is one (source, id); the recipient is in it too, so that two events
+        that share an id can never share a record, whoever sent them."""
+        key = self._binding[self._current]
+        named = json.dumps(["remote", source, event_id, rule, recipient]).encode()
+        return hmac.new(key, named, hashlib.sha256).hexdigest()[:32]
+
+    def seal_remote(self, key: str, recipient: str, plain: bytes) -> bytes:
+        """Remote content at rest: `<key id>.` then nonce + AES-GCM, bound to its record
+        key and to its recipient's hash: it opens only for the message it was sealed for."""
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._keys[self._current].encrypt(nonce, plain, _remote(self._current, key))
+        sealed = self._keys[self._current].encrypt(
+            nonce, plain, _remote(self._current, key, recipient)
+        )
         return self._current.encode() + b"." + nonce + sealed
 
-    def open_remote(self, key: str, blob: bytes) -> bytes:
+    def open_remote(self, key: str, recipient: str, blob: bytes) -> bytes:
         key_id, _, raw = blob.partition(b".")
-        aead = self._keys.get(key_id.decode("ascii", "replace"))
+        name = key_id.decode("ascii", "replace")
+        aead = self._keys.get(name)
         if aead is None:
             raise ContentNotFound
         try:
             return aead.decrypt(
-                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _remote(key_id.decode(), key)
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _remote(name, key, recipient)
             )
         except (ValueError, InvalidTag):
             raise ContentNotFound from None
+
+    def unknown_key(self, message_id: str) -> str | None:
+        """The key id an id of ours names, when the ring does not hold it (for the log)."""
+        version, _, rest = message_id.partition(".")
+        key_id = rest.partition(".")[0]
+        if version != VERSION or key_id in self._keys or not re.fullmatch(KEY_ID_PATTERN, key_id):
+            return None
+        return key_id
 
     def open(self, message_id: str, fiscal_code: str | None) -> ContentReference:
         """The reference, if `message_id` is one of ours and `fiscal_code` its recipient's;
@@ -164,8 +187,8 @@ def _associated(key_id: str) -> bytes:
     return f"io-relay.content.{VERSION}.{key_id}".encode()
 
 
-def _remote(key_id: str, key: str) -> bytes:
-    return f"io-relay.remote.{VERSION}.{key_id}.{key}".encode()
+def _remote(key_id: str, key: str, recipient: str) -> bytes:
+    return f"io-relay.remote.{VERSION}.{key_id}.{key}.{recipient}".encode()
 
 
 def _encode(reference: ContentReference) -> bytes:

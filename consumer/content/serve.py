@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from consumer.config import Settings
-from consumer.content.app import ContentApp
+from consumer.content.app import AttachmentCutShort, ContentApp
 from consumer.content.metrics import ContentMetrics
 from consumer.content.remote_store import ContentTopic
 from consumer.content.sources import DocumentSources
@@ -62,8 +62,18 @@ class _AnnouncingServer(uvicorn.Server):
         )
 
 
+class _CutsAreLoggedAlready(logging.Filter):
+    """A cut attachment reaches uvicorn as an exception, on purpose (so that it closes the
+    connection short); the app has logged it as a warning: no traceback at ERROR too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, AttachmentCutShort)
+
+
 async def serve_content(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT; raise FatalError if it cannot start."""
+    logging.getLogger("uvicorn.error").addFilter(_CutsAreLoggedAlready())
     content = settings.content
     if content.public_url is None:
         raise ConfigurationError("content.public_url is not set: where does IO reach this server?")
@@ -89,7 +99,7 @@ async def serve_content(settings: Settings) -> None:
             observability.host,
             observability.port,
             metrics.registry,
-            lambda: [] if topic.caught_up else ["reading the content topic"],
+            lambda: topic.problems,
         )
         if observability.port
         else None

@@ -20,7 +20,7 @@ from consumer.content.sealed import Attachment
 from consumer.content.sources import document_url
 from consumer.errors import RenderError
 from consumer.events import Event
-from consumer.io.models import FeatureLevelType, NewMessage
+from consumer.io.models import NewMessage
 from consumer.rules.compiled import AttachmentTemplates, Rule, Texts
 from consumer.rules.environment import Environments
 from consumer.rules.model import RuleSpec
@@ -82,8 +82,8 @@ def content_problems(rule: Rule, checks: ContentChecks) -> list[str]:
             f"declares attachments or remote_content, but io.services.{rule.service} has no "
             "configuration_id (IO answers 403): run `io-relay remote-content create`"
         )
-    level = rule.spec.message.feature_level_type
-    if rule.attachments and isinstance(level, FeatureLevelType) and level != "ADVANCED":
+    level = str(getattr(level := rule.spec.message.feature_level_type, "value", level))
+    if rule.attachments and "{" not in level and level != "ADVANCED":  # a template: at render
         problems.append("has attachments, so its message.feature_level_type must be ADVANCED")
     for attachment in rule.attachments:
         if attachment.source not in checks.sources:

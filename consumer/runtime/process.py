@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from consumer.content.premium import PremiumContent, with_third_party
+from consumer.content.premium import Attached, PremiumContent, with_third_party
 from consumer.errors import DecodeError, InvalidEvent, RenderError
 from consumer.events import Event, EventTypes, InputRecord, decode
 from consumer.io import NewMessage, Sending, SubmitInterrupted
-from consumer.io.models import ThirdPartyData
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
@@ -159,14 +158,32 @@ class EventProcessor:
         policy = self._types.fiscal_codes
         # Rendered before any IO call: a message IO would refuse costs no rate budget.
         default = render(rule, event, (), policy)
-        extra = await self._third_party_data(rule, event, default)
-        default = with_third_party(default, extra)
+        attached = await self._attach(rule, event, default)
+        default = with_third_party(default, attached)
 
         def compose(languages: Sequence[str]) -> NewMessage:
             if choose_language(rule, languages) == DEFAULT_LANGUAGE:
                 return default
-            return with_third_party(render(rule, event, languages, policy), extra)
+            return with_third_party(render(rule, event, languages, policy), attached)
 
+        try:
+            delivery = await self._deliver(rule, event, default, compose, sending)
+        except InvalidEvent:
+            await self._forget(attached)
+            raise
+        if delivery.outcome not in _SENT:
+            await self._forget(attached)
+        return delivery, default
+
+    async def _deliver(
+        self,
+        rule: Rule,
+        event: Event,
+        default: NewMessage,
+        compose: Callable[[Sequence[str]], NewMessage],
+        sending: Sending | None,
+    ) -> Delivery:
+        """Delivered, tried again while IO is away, until it settles."""
         tries, attempts = 0, 0
         while True:
             delivery = await self._deliverer.deliver(
@@ -174,7 +191,7 @@ class EventProcessor:
             )
             tries, attempts = tries + 1, attempts + delivery.attempts
             if delivery.error is None or delivery.error.type != "gave_up":
-                return _with_attempts(delivery, attempts), default
+                return _with_attempts(delivery, attempts)
             pause = self._backoff.after(tries)
             self._observer.delivery_postponed(rule.service)
             log.warning(
@@ -188,14 +205,16 @@ class EventProcessor:
             )
             await asyncio.sleep(pause)
 
-    async def _third_party_data(
-        self, rule: Rule, event: Event, message: NewMessage
-    ) -> ThirdPartyData | None:
+    async def _attach(self, rule: Rule, event: Event, message: NewMessage) -> Attached | None:
         if not rule.premium:
             return None
         if self._premium is None:
             raise RenderError("Premium content is not configured (content:)", rule=rule.name)
         return await self._premium.attach(rule, event, message)
+
+    async def _forget(self, attached: Attached | None) -> None:
+        if attached is not None and self._premium is not None:
+            await self._premium.forget(attached)
 
 
 def _delivered(

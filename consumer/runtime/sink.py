@@ -35,6 +35,17 @@ _TRACKING_HINT = (
     "; create it (cleanup.policy=compact) as kafka.tracking_topic, "
     "or turn message tracking off with tracking.enabled: false"
 )
+# Refusals no retry can change: stopping says so, where retrying would stall the partition
+# with /readyz green.
+_REFUSED = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    }
+)
 _CONTENT_HINT = "; create it (cleanup.policy=compact) as kafka.content_topic"
 
 
@@ -197,7 +208,7 @@ class ReportSink:
         )
         await self._track_until_acknowledged(key, successor)
 
-    async def keep(self, key: str, value: bytes) -> None:
+    async def keep(self, key: str, value: bytes | None) -> None:
         """Remote content, sealed, for the content server: acknowledged before the submit
         that lets IO ask for it."""
         if self._content_topic is None:
@@ -248,8 +259,8 @@ class ReportSink:
                 return
             if error is None:
                 acked.set_result(message)
-            elif error.fatal():
-                acked.set_exception(FatalError(f"status producer failed: {error.str()}"))
+            elif error.fatal() or error.code() in _REFUSED:
+                acked.set_exception(FatalError(f"{topic}: record refused: {error.str()}"))
             else:
                 acked.set_exception(TransientError(f"record not acknowledged: {error.str()}"))
 
@@ -266,6 +277,8 @@ class ReportSink:
                 return acked
             except BufferError:  # the local queue is full: let deliveries drain
                 self._producer.poll(0.05)
+            except KafkaException as exc:  # refused before it left: no retry can help
+                raise FatalError(f"{topic}: record refused: {exc.args[0].str()}") from None
 
     async def _serve_callbacks(self) -> None:
         while True:

@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
-from consumer.content.metrics import ContentMetrics
 from tests.fixtures.prometheus import (
     alert_expressions,
+    content_metric_names,
     dashboard_queries,
     dashboard_targets,
     exported_metric_names,
@@ -42,16 +41,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 RELAY_JOB, CONTENT_JOB = "io-relay", "io-relay-content"
 CONTENT_METRIC = re.compile(r"io_relay_content_[a-z_]+")
-
-
-def content_metric_names() -> frozenset[str]:
-    """What a scrape of `io-relay content` shows, named as exported_metric_names does."""
-    families = ContentMetrics(CollectorRegistry()).registry.collect()
-    return frozenset(
-        f"{family.name}_total" if family.type == "counter" else family.name
-        for family in families
-        if family.name.startswith("io_relay_")
-    )
 
 
 CONTENT_METRICS = content_metric_names()

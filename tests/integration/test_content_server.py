@@ -49,7 +49,25 @@ def keys() -> ContentKeys:
 
 
 @pytest.fixture
-async def content(documents: Sandbox, keys: ContentKeys) -> AsyncIterator[httpx.AsyncClient]:
+def remote(keys: ContentKeys) -> dict[str, bytes]:
+    """The content topic as the content server holds it."""
+    return {
+        "rc-1": keys.seal_remote(
+            "rc-1",
+            keys.recipient(ALLOWED),
+            RemoteDetails(
+                subject="Il tuo certificato", markdown="Il certificato **n. 1** è allegato."
+            )
+            .model_dump_json()
+            .encode(),
+        )
+    }
+
+
+@pytest.fixture
+async def content(
+    documents: Sandbox, keys: ContentKeys, remote: dict[str, bytes]
+) -> AsyncIterator[httpx.AsyncClient]:
     source = DocumentSource(
         base_url=f"{documents.base_url}/documents/",
         auth=KeySource(key=SecretStr(TOKEN)),
@@ -58,16 +76,6 @@ async def content(documents: Sandbox, keys: ContentKeys) -> AsyncIterator[httpx.
         timeout_s=1.0,
     )
     sources = DocumentSources({"store": source})
-    remote = {
-        "rc-1": keys.seal_remote(
-            "rc-1",
-            RemoteDetails(
-                subject="Il tuo certificato", markdown="Il certificato **n. 1** è allegato."
-            )
-            .model_dump_json()
-            .encode(),
-        )
-    }
     app = ContentApp(
         keys=keys,
         api_keys=ApiKeys([SecretStr(KEY), SecretStr(OLD_KEY)]),
@@ -265,15 +273,34 @@ async def test_a_document_over_the_size_cap_is_not_relayed(
     assert len(answer.content) < 1000
 
 
-async def test_remote_content_not_read_yet_gets_503_not_404(
+async def test_remote_content_sealed_for_another_citizen_never_opens_for_this_one(
+    content: httpx.AsyncClient, keys: ContentKeys, remote: dict[str, bytes]
+) -> None:
+    """Two events that share an id (two sources, a producer's mistake) name two records; and
+    should a record ever be under another message's key, it does not open for its citizen."""
+    others = keys.remote_key("urn:b", "event-1", "document-ready", keys.recipient(BLOCKED))
+    ours = keys.remote_key("urn:a", "event-1", "document-ready", keys.recipient(ALLOWED))
+    assert others != ours
+    message_id = sealed(keys, CERTIFICATE, remote="rc-other")
+    remote["rc-other"] = keys.seal_remote("rc-other", keys.recipient(BLOCKED), b"{}")
+
+    answer = await content.get(f"/messages/{message_id}", headers=headers())
+
+    assert answer.status_code == 404
+
+
+async def test_remote_content_missing_from_the_topic_is_a_500_never_a_404(
     content: httpx.AsyncClient, keys: ContentKeys
 ) -> None:
+    """The relay keeps it before the submit, so missing means lost (or a replica behind):
+    a 404 would tell IO the message does not exist. The spec has no 503 for details."""
     answer = await content.get(
-        f"/messages/{sealed(keys, CERTIFICATE, remote='rc-not-yet')}", headers=headers()
+        f"/messages/{sealed(keys, CERTIFICATE, remote='rc-lost')}", headers=headers()
     )
 
-    assert answer.status_code == 503
-    assert answer.headers["retry-after"] == "1"
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["status"] == 500
 
 
 async def test_nothing_redirects_and_other_paths_get_404(content: httpx.AsyncClient) -> None:

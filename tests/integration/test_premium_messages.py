@@ -15,7 +15,7 @@ import yaml
 
 from tests.fixtures.content import ContentFactory, premium_config, register_configuration
 from tests.fixtures.kafka import TopicFactory
-from tests.fixtures.kafka_io import produce
+from tests.fixtures.kafka_io import consume_all, produce
 from tests.fixtures.ports import free_port
 from tests.fixtures.relay import (
     RelayFactory,
@@ -92,6 +92,11 @@ class Premium:
         return answer
 
 
+def latest_values(bootstrap: str, topic: str) -> dict[bytes | None, bytes | None]:
+    """Each key's last value, as compaction will leave it (None: a tombstone)."""
+    return {record.key: record.value for record in consume_all(bootstrap, topic, idle=1.0)}
+
+
 @pytest.fixture
 def premium(
     kafka_bootstrap: str, new_topic: TopicFactory, start_sandbox: SandboxFactory, tmp_path: Path
@@ -108,6 +113,14 @@ def test_a_citizen_opens_each_document_message_and_downloads_its_pdf_through_the
 
     expected = [s for s in premium.samples.submitted() if s.rule == "document-ready"]
     assert len(messages) == len(expected) > 0
+    # Remote content stays only for messages sent: the others' got a tombstone.
+    not_sent = [
+        s for s in premium.samples.events if s.rule == "document-ready" and s.outcome != "SUBMITTED"
+    ]
+    assert not_sent, "the samples should hold documents IO never got"
+    live = latest_values(premium.bootstrap, premium.content_topic)
+    assert sum(value is not None for value in live.values()) == len(messages)
+    assert sum(value is None for value in live.values()) == len(not_sent)
     for message in messages:
         data = message["body"]["content"]["third_party_data"]
         assert data["configuration_id"] == premium.configuration_id

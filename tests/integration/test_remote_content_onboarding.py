@@ -107,16 +107,14 @@ def test_create_show_update_round_trip(start_sandbox: SandboxFactory, tmp_path: 
 
     # A key rotation: the new key first, the old one kept for IO's cache.
     write_config(config, sandbox, [ROTATED_KEY, FIRST_KEY])
-    updated = io_relay(
-        config, "update", configuration_id, "--name", "TARI 2027", "--has-precondition", "ONCE"
-    )
+    updated = io_relay(config, "update", configuration_id, "--name", "TARI 2027")
     assert updated.returncode == 0, updated.stderr
     assert last_id(updated) == configuration_id
     assert "8 h" in updated.stderr
 
     [after] = stored(sandbox)
     assert after["configuration_id"] == configuration_id
-    assert (after["name"], after["has_precondition"]) == ("TARI 2027", "ONCE")
+    assert (after["name"], after["has_precondition"]) == ("TARI 2027", "NEVER")
     assert after["description"] == before["description"]
     for environment in ("prod_environment", "test_environment"):
         authentication = after[environment]["details_authentication"]

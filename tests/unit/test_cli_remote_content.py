@@ -85,7 +85,6 @@ def test_create_sends_the_settings_and_prints_the_id_last(
 
     result = invoke(
         "create", "--config", str(config), "--name", "TARI", "--test-user", TEST_USER,
-        "--has-precondition", "ONCE",
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output
@@ -99,7 +98,7 @@ def test_create_sends_the_settings_and_prints_the_id_last(
         },
     }
     assert body["test_environment"]["test_users"] == [TEST_USER]
-    assert body["has_precondition"] == "ONCE"
+    assert body["has_precondition"] == "NEVER"  # io-relay content serves no precondition
     assert route.calls.last.request.headers["Ocp-Apim-Subscription-Key"] == MANAGE_KEY
     assert result.stdout.splitlines()[-1] == f"configuration_id: {CONFIGURATION_ID}"
     assert '"key": "***"' in result.stdout
@@ -152,7 +151,7 @@ def test_update_rebuilds_from_settings_and_keeps_what_is_not_given(
     assert (body["name"], body["description"], body["has_precondition"]) == (
         "TARI 2027",
         "old description",
-        "ALWAYS",
+        "NEVER",  # reset: io-relay content serves no precondition
     )
     for environment in (body["prod_environment"], body["test_environment"]):
         assert environment["base_url"] == "https://content.example.it/io"

@@ -113,7 +113,7 @@ def test_update_keeps_ios_values_but_takes_the_settings_environment() -> None:
     assert (body.name, body.description, body.has_precondition) == (
         "TARI",
         "held",
-        HasPrecondition.ONCE,
+        HasPrecondition.NEVER,  # io-relay content serves no precondition: reset
     )
     assert body.prod_environment is not None
     assert body.test_environment is not None
@@ -129,11 +129,6 @@ def test_update_with_test_users_replaces_them() -> None:
     assert body.test_environment is not None
     assert body.test_environment.test_users == [OTHER_USER]
     assert body.test_environment.base_url == "https://content.example.it/io"
-
-
-def test_an_unknown_precondition_held_by_io_needs_the_option() -> None:
-    with pytest.raises(ConfigurationError, match="give --has-precondition"):
-        new_configuration(settings(), Options(), held(has_precondition="SOMETIMES"))
 
 
 def test_the_account_is_the_only_one_or_named() -> None:

@@ -138,3 +138,34 @@ def test_the_recipient_hash_is_not_keyed_by_the_ring_key_itself() -> None:
     keys = ContentKeys({"a": KEY_A}, current="a")
     plain = hmac.new(KEY_A, b"recipient:" + CODE.encode(), hashlib.sha256).hexdigest()
     assert keys.recipient(CODE) != plain
+
+
+def test_remote_content_records_are_one_per_event_rule_and_recipient() -> None:
+    """A CloudEvent is one (source, id): two events sharing an id, from two sources or for
+    two citizens, never share a record, while a retry of one event finds its own again."""
+    keys = ContentKeys({"k1": KEY_A}, "k1")
+    mine, theirs = keys.recipient(CODE), keys.recipient(OTHER)
+
+    key = keys.remote_key("urn:a", "e-1", "rule", mine)
+
+    assert key == keys.remote_key("urn:a", "e-1", "rule", mine)
+    others = {
+        keys.remote_key("urn:b", "e-1", "rule", mine),
+        keys.remote_key("urn:a", "e-1", "rule", theirs),
+        keys.remote_key("urn:a", "e-1", "other-rule", mine),
+        keys.remote_key("urn:a", "e-2", "rule", mine),
+    }
+    assert key not in others
+    assert len(others) == 4
+
+
+def test_remote_content_opens_only_under_its_key_and_for_its_recipient() -> None:
+    keys = ContentKeys({"k1": KEY_A}, "k1")
+    mine, theirs = keys.recipient(CODE), keys.recipient(OTHER)
+    sealed = keys.seal_remote("rc", mine, b'{"subject": "s", "markdown": "m"}')
+
+    assert keys.open_remote("rc", mine, sealed) == b'{"subject": "s", "markdown": "m"}'
+    for key, recipient in [("rc", theirs), ("rc-2", mine)]:
+        with pytest.raises(ContentNotFound):
+            keys.open_remote(key, recipient, sealed)
+    assert b"subject" not in sealed
