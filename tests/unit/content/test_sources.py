@@ -5,6 +5,7 @@ The upstream is an httpx.MockTransport; the content app runs in process."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -173,6 +174,86 @@ async def test_bytes_cut_short_after_the_status_line_break_the_download_and_coun
                 f"/messages/{message_id}/doc", headers={"x-api-key": "key", "fiscal_code": CODE}
             )
 
+    aborted = metrics.registry.get_sample_value(
+        "io_relay_content_requests_total", {"operation": "attachment", "outcome": "aborted"}
+    )
+    assert aborted == 1.0
+
+
+class Stalls(httpx.AsyncByteStream):
+    """A source that sends its status line, then nothing for a long time."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        await asyncio.sleep(60)
+        yield b"%PDF"
+
+
+async def test_a_source_that_stalls_before_its_first_bytes_is_given_up_within_its_timeout() -> None:
+    """No network here, so no httpx timeout can fire: only the bound on the whole of the
+    first bytes can end this (without it the test hangs until pytest's timeout)."""
+    quick = SOURCE.model_copy(update={"timeout_s": 0.2})
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, stream=Stalls()))
+    )
+    documents = DocumentSources({"docs": quick}, client)
+
+    with pytest.raises(TransientError, match="no document in time"):
+        await read(documents)
+
+
+async def test_io_hanging_up_stops_the_fetch_from_the_source() -> None:
+    keys = ContentKeys({"k1": b"\x01" * 32}, "k1")
+    attachment = Attachment(id="doc", name="Doc.pdf", source="docs", path="a.pdf")
+    message_id = keys.seal(
+        ContentReference("e", "r", keys.recipient(CODE), attachments=(attachment,))
+    )
+    pulled: list[int] = []
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"%PDF-1.4\n"
+            for n in range(100):
+                pulled.append(n)
+                await asyncio.sleep(0.01)
+                yield b"x" * 10
+
+    roomy = SOURCE.model_copy(update={"max_bytes": 10_000_000})
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, stream=Endless()))
+    )
+    metrics = ContentMetrics()
+    app = ContentApp(
+        keys=keys,
+        api_keys=ApiKeys([SecretStr("key")]),
+        header_key_name="x-api-key",
+        sources=DocumentSources({"docs": roomy}, client),
+        remote={},
+        metrics=metrics,
+    )
+    sent: list[dict[str, object]] = []
+    hung_up = asyncio.Event()
+
+    async def receive() -> dict[str, object]:
+        await hung_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(dict(message))
+        if len(sent) == 3:  # the status line and two pieces of body: then IO goes away
+            hung_up.set()
+        await asyncio.sleep(0)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": f"/messages/{message_id}/doc",
+        "headers": [(b"x-api-key", b"key"), (b"fiscal_code", CODE.encode())],
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 200
+    assert len(pulled) < 10
+    assert all(message.get("more_body", False) for message in sent[1:])  # never a whole file
     aborted = metrics.registry.get_sample_value(
         "io_relay_content_requests_total", {"operation": "attachment", "outcome": "aborted"}
     )
