@@ -54,7 +54,14 @@ class PremiumContent:
         if content.remote is not None:
             if self._store is None:
                 raise RenderError("no store for remote content", rule=rule.name)
-            remote_key = self._keys.remote_key(event.source, event.id, rule.name, recipient)
+            # One record per input record, rule and recipient: a retry of the record finds
+            # its own again, while the same event at another offset (a producer's duplicate)
+            # gets one of its own, so that forgetting one never deletes another's.
+            where = event.input
+            remote_key = self._keys.remote_key(
+                event.source, event.id, f"{where.topic}/{where.partition}/{where.offset}",
+                rule.name, recipient,
+            )  # fmt: skip
             plain = content.remote.model_dump_json().encode()
             await self._store.keep(remote_key, self._keys.seal_remote(remote_key, recipient, plain))
         reference = ContentReference(
@@ -73,7 +80,7 @@ class PremiumContent:
         return Attached(data, remote_key)
 
     async def forget(self, attached: Attached) -> None:
-        """The message was not sent after all: its remote content goes (a tombstone), so no
+        """The message was never submitted: its remote content goes (a tombstone), so no
         one's personal data waits in the topic for a message that does not exist."""
         if attached.remote_key is not None and self._store is not None:
             await self._store.keep(attached.remote_key, None)

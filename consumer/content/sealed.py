@@ -117,14 +117,11 @@ class ContentKeys:
         text = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
         return f"{VERSION}.{self._current}.{text}"
 
-    def remote_key(self, source: str, event_id: str, rule: str, recipient: str) -> str:
-        """Where an event's remote content is kept: the same for every try of the event, so
-        a retry overwrites rather than adds, and no event id shows in the topic.
-
-        A CloudEvent is one (source, id); the recipient is in it too, so that two events
-        that share an id can never share a record, whoever sent them."""
+    def remote_key(self, *identity: str) -> str:
+        """Where a message's remote content is kept: a keyed hash of what identifies it
+        (see premium.py), so that no event id or fiscal code shows in the topic."""
         key = self._binding[self._current]
-        named = json.dumps(["remote", source, event_id, rule, recipient]).encode()
+        named = json.dumps(["remote", *identity]).encode()
         return hmac.new(key, named, hashlib.sha256).hexdigest()[:32]
 
     def seal_remote(self, key: str, recipient: str, plain: bytes) -> bytes:

@@ -13,6 +13,7 @@ message promised.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # the settings validate hosts with the rules' helpers
     from consumer.content.settings import DocumentSource
 
 PDF_MAGIC = b"%PDF"
+DOWNLOAD_BUDGET_S = 8.0
+"""The app gives a download 8 s: past it no one waits for the bytes, however they come."""
 _GONE = frozenset({404, 410})
 
 
@@ -119,7 +122,7 @@ class DocumentSources:
             async with asyncio.timeout(source.timeout_s):
                 response = await self._client.send(request, stream=True)
                 length = _checked_length(response, name, source.max_bytes)
-                chunks = _bounded(response, name, source.max_bytes)
+                chunks = _bounded(response, name, source.max_bytes, _ends_by())
                 head = await _head(chunks, name)
         except TimeoutError:
             await _close(response)
@@ -161,8 +164,15 @@ def _checked_length(response: httpx.Response, name: str, max_bytes: int) -> int 
     return length
 
 
-async def _bounded(response: httpx.Response, name: str, max_bytes: int) -> AsyncIterator[bytes]:
-    """The body, refusing to go past `max_bytes` whatever the source said."""
+def _ends_by() -> float:
+    return time.monotonic() + DOWNLOAD_BUDGET_S
+
+
+async def _bounded(
+    response: httpx.Response, name: str, max_bytes: int, deadline: float
+) -> AsyncIterator[bytes]:
+    """The body, refusing to go past `max_bytes` whatever the source said, or past the
+    app's budget: a source that drips bytes just under each read's timeout ends too."""
     received = 0
     try:
         async for chunk in response.aiter_raw():
@@ -171,6 +181,8 @@ async def _bounded(response: httpx.Response, name: str, max_bytes: int) -> Async
                 raise DocumentRefused(
                     f"document over {max_bytes} bytes (max_bytes of source {name})"
                 )
+            if time.monotonic() > deadline:
+                raise TransientError(f"document source {name}: not done in {DOWNLOAD_BUDGET_S} s")
             yield chunk
     except httpx.TransportError as exc:
         raise TransientError(f"document source {name}: {type(exc).__name__}") from None

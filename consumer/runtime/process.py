@@ -31,6 +31,9 @@ from consumer.track import TrackingRecord, start_tracking
 log = logging.getLogger(__name__)
 
 _SENT = frozenset({Outcome.SUBMITTED, Outcome.UNKNOWN, Outcome.DUPLICATE})
+_NEVER_SUBMITTED = frozenset(
+    {Outcome.NOT_SENT_PROFILE_NOT_FOUND, Outcome.NOT_SENT_SENDER_NOT_ALLOWED}
+)
 Prior = Mapping[str | None, StatusRecord]
 
 
@@ -171,7 +174,9 @@ class EventProcessor:
         except InvalidEvent:
             await self._forget(attached)
             raise
-        if delivery.outcome not in _SENT:
+        if delivery.outcome in _NEVER_SUBMITTED:
+            # Only then: after a FAILED, a first try whose answer was lost may still have
+            # made the message (lost_submit: retry), and its content must stay.
             await self._forget(attached)
         return delivery, default
 

@@ -258,3 +258,23 @@ async def test_io_hanging_up_stops_the_fetch_from_the_source() -> None:
         "io_relay_content_requests_total", {"operation": "attachment", "outcome": "aborted"}
     )
     assert aborted == 1.0
+
+
+async def test_a_source_that_drips_just_under_each_reads_timeout_still_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each read comes in time, but the whole would outlast the app's budget: nobody would
+    be waiting for the last byte."""
+    monkeypatch.setattr("consumer.content.sources.DOWNLOAD_BUDGET_S", 0.3)
+
+    class Drips(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"%PDF-1.4\n"
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                yield b"x"
+
+    documents = sources(lambda _: httpx.Response(200, stream=Drips()))
+
+    with pytest.raises(TransientError, match="not done in"):
+        await read(documents)
