@@ -20,6 +20,9 @@ from consumer.io.models import NewMessage, ThirdPartyData
 from consumer.rules.compiled import Rule
 from consumer.rules.content import render_content
 
+MAX_ID_CHARS = 4000
+"""IO calls GET {base_url}/messages/{id}/...: well under the 8 KB of a request line."""
+
 
 class RemoteStore(Protocol):
     """Where remote content waits for the content server (the compacted content topic)."""
@@ -71,8 +74,16 @@ class PremiumContent:
             attachments=content.attachments,
             remote=remote_key,
         )
+        sealed = self._keys.seal(reference)
+        if len(sealed) > MAX_ID_CHARS:
+            raise RenderError(
+                f"the attachments make an id of {len(sealed)} characters, over {MAX_ID_CHARS}: "
+                "IO carries it in URLs",
+                rule=rule.name,
+                field="attachments",
+            )
         data = ThirdPartyData(
-            id=self._keys.seal(reference),
+            id=sealed,
             has_attachments=bool(content.attachments),
             has_remote_content=content.remote is not None,
             configuration_id=configuration_id,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
@@ -30,6 +30,8 @@ from consumer.errors import FatalError
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.2
+# The topic itself gone or forbidden: no later poll brings it back.
+_GONE = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED})
 _METADATA_TIMEOUT_S = 30.0
 
 
@@ -50,6 +52,7 @@ class ContentTopic:
         self._behind: dict[int, int] = {}
         self._caught_up = threading.Event()
         self._failed = threading.Event()
+        self._on_failure: Callable[[], None] = lambda: None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
@@ -104,6 +107,17 @@ class ContentTopic:
         if self._consumer is not None:
             self._consumer.close()
 
+    def when_failed(self, callback: Callable[[], None]) -> None:
+        """`callback` runs on the reader's thread if it stops for good."""
+        self._on_failure = callback
+        if self._failed.is_set():
+            callback()
+
+    @property
+    def failed(self) -> bool:
+        """The reader stopped for good: the process should end, to be restarted."""
+        return self._failed.is_set()
+
     @property
     def problems(self) -> list[str]:
         """What keeps this replica from being ready (for /readyz)."""
@@ -112,14 +126,15 @@ class ContentTopic:
         return [] if self.caught_up else ["reading the content topic"]
 
     def _follow(self) -> None:
-        """Until stopped; a fault of its own is logged and makes the replica unready, so the
-        orchestrator replaces it rather than let it answer from a copy that ages."""
+        """Until stopped; a fault is logged and ends the process (serve.py), which the
+        orchestrator restarts, rather than let it answer from a copy that ages."""
         try:
             while not self._stopping.is_set():
                 self._take(self._consumer.poll(_POLL_S) if self._consumer else None)
         except Exception:
             log.exception("the content topic reader stopped")
             self._failed.set()
+            self._on_failure()
 
     def _take(self, message: Message | None) -> None:
         if message is None:
@@ -128,6 +143,8 @@ class ContentTopic:
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
                 self._reached(message.partition() or 0, message.offset() or 0)
+            elif error.fatal() or error.code() in _GONE:
+                raise KafkaException(error)
             else:
                 log.warning("content topic: %s", error.str())
             return

@@ -23,7 +23,7 @@ from consumer.content.app import AttachmentCutShort, ContentApp
 from consumer.content.metrics import ContentMetrics
 from consumer.content.remote_store import ContentTopic
 from consumer.content.sources import DocumentSources
-from consumer.errors import ConfigurationError
+from consumer.errors import ConfigurationError, FatalError
 from consumer.observability.server import OperationsServer
 from consumer.runtime.source import helper_client_config
 
@@ -113,10 +113,19 @@ async def serve_content(settings: Settings) -> None:
         log_config=None,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
+    server = _AnnouncingServer(config)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:  # on the reader's thread
+        loop.call_soon_threadsafe(server.handle_exit, signal.SIGTERM, None)
+
+    topic.when_failed(stop)
     try:
         if operations is not None:
             await operations.start()
-        await _AnnouncingServer(config).serve()
+        await server.serve()
+        if topic.failed:
+            raise FatalError("the content topic reader stopped: see the log above")
     finally:
         if operations is not None:
             await operations.stop()

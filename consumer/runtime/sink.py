@@ -36,16 +36,13 @@ _TRACKING_HINT = (
     "or turn message tracking off with tracking.enabled: false"
 )
 # Refusals no retry can change: stopping says so, where retrying would stall the partition
-# with /readyz green.
+# with /readyz green. (An authorization failure is retried: ACLs being re-applied heal, and
+# a tracking record must not be given up once its status record is written.)
 _REFUSED = frozenset(
-    {
-        KafkaError.MSG_SIZE_TOO_LARGE,
-        KafkaError.RECORD_LIST_TOO_LARGE,
-        KafkaError.INVALID_RECORD,
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    }
+    {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}
 )
+# What produce() itself raises from a metadata view that will heal.
+_NOT_KNOWN_YET = frozenset({KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION})
 _CONTENT_HINT = "; create it (cleanup.policy=compact) as kafka.content_topic"
 
 
@@ -277,8 +274,11 @@ class ReportSink:
                 return acked
             except BufferError:  # the local queue is full: let deliveries drain
                 self._producer.poll(0.05)
-            except KafkaException as exc:  # refused before it left: no retry can help
-                raise FatalError(f"{topic}: record refused: {exc.args[0].str()}") from None
+            except KafkaException as exc:  # refused before it left
+                error = exc.args[0]
+                if error.code() in _NOT_KNOWN_YET:
+                    raise TransientError(f"{topic}: {error.str()}") from None
+                raise FatalError(f"{topic}: record refused: {error.str()}") from None
 
     async def _serve_callbacks(self) -> None:
         while True:

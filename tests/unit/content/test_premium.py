@@ -4,10 +4,15 @@ the remote content kept for it, one record per input record, rule and recipient.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
+import yaml
 
 from consumer.content.premium import PremiumContent, with_third_party
 from consumer.content.sealed import ContentKeys
 from consumer.content.settings import DocumentSource
+from consumer.errors import RenderError
 from consumer.events import Event, EventTypes, InputRecord, decode
 from consumer.rules import RuleChecks, load_rules, render
 from consumer.rules.compiled import Rule
@@ -95,3 +100,24 @@ async def test_forgetting_a_duplicate_at_another_offset_keeps_the_first_messages
     assert first.remote_key == retried.remote_key != again.remote_key
     assert store.values[again.remote_key or ""] is None
     assert store.values[first.remote_key or ""] is not None
+
+
+async def test_attachments_that_would_make_an_id_too_long_for_a_url_go_to_the_dlq(
+    tmp_path: Path,
+) -> None:
+    keys = ContentKeys({"k1": b"\x03" * 32}, "k1")
+    premium = PremiumContent(keys, SOURCES, {"documenti": CONFIGURATION_ID}, Store())
+    spec = yaml.safe_load((EXAMPLES / "premium" / "documents.yaml").read_text())
+    spec["rules"][0]["attachments"] = [
+        {"id": f"doc-{n}", "name": f"Documento {n}.pdf", "source": "documenti",
+         "path": "certificati/" + "p" * 400 + f"-{n}.pdf"}
+        for n in range(10)
+    ]  # fmt: skip
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+    checks = ContentChecks(
+        enabled=True, sources=SOURCES, configured_services=frozenset({"documenti"})
+    )
+    [rule] = load_rules([tmp_path / "many.yaml"], checks=RuleChecks(content=checks))
+
+    with pytest.raises(RenderError, match="over 4000"):
+        await premium.attach(rule, event(0), render(rule, event(0)))
