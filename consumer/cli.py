@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from consumer.cli_remote_content import remote_content_app
+from consumer.cli_topics import topics_app
 from consumer.config import load_settings
 from consumer.content.serve import serve_content
 from consumer.errors import FatalError, InvalidEvent
@@ -34,6 +35,7 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Check rules files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(remote_content_app, name="remote-content")
+app.add_typer(topics_app, name="topics")
 
 EXIT_INVALID = 1
 EXIT_FATAL = 2

@@ -1,0 +1,1 @@
+"""Operator tools: what `io-relay topics` (and later doctor, dlq, status) do."""

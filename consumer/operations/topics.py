@@ -1,0 +1,158 @@
+"""The topics io-relay needs, as the configuration names them, and what the broker holds.
+
+    input topics    read by the group                       delete (the producers' retention)
+    status topic    one record per (event, rule) and change  delete: compaction would drop the
+                                                             earlier records of an event
+    DLQ topic       dead letters                             delete
+    tracking topic  the messages under tracking              compact, only
+    content topic   remote content (Premium rules)           compact, only
+
+`create` makes what is missing and never touches what exists; `check` reports every
+mismatch. Both speak through the AdminClient only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+# confluent_kafka.admin imports these without re-exporting them (mypy --strict): take them
+# from where they are defined.
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.cimpl import NewTopic
+
+from consumer.config import Settings
+from consumer.errors import FatalError
+from consumer.runtime.source import helper_client_config
+
+COMPACT = "compact"
+DELETE = "delete"
+_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WantedTopic:
+    name: str
+    role: str
+    """What io-relay does with it, for the messages: `input`, `status`, `dlq`, ..."""
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeldTopic:
+    partitions: int
+    policy: str
+
+
+def wanted_topics(settings: Settings) -> list[WantedTopic]:
+    """Every topic this configuration reads or writes."""
+    kafka = settings.kafka
+    topics = [WantedTopic(name, "input", DELETE) for name in kafka.input_topics]
+    topics += [
+        WantedTopic(kafka.status_topic, "status", DELETE),
+        WantedTopic(kafka.dlq_topic, "dlq", DELETE),
+    ]
+    if settings.tracking.enabled:
+        topics.append(WantedTopic(kafka.tracking_topic, "tracking", COMPACT))
+    if settings.content.enabled:
+        topics.append(WantedTopic(kafka.content_topic, "content", COMPACT))
+    return topics
+
+
+def problems_with(wanted: Iterable[WantedTopic], held: Mapping[str, HeldTopic]) -> list[str]:
+    """Every mismatch between what io-relay needs and what the broker holds, in words."""
+    problems = []
+    wanted = list(wanted)
+    for topic in wanted:
+        found = held.get(topic.name)
+        if found is None:
+            problems.append(f"{topic.role} topic {topic.name}: missing")
+            continue
+        policies = set(found.policy.split(","))
+        if topic.policy == COMPACT and policies != {COMPACT}:
+            problems.append(
+                f"{topic.role} topic {topic.name}: cleanup.policy is {found.policy}, must be "
+                f"{COMPACT} only (it keeps the last record of each key for as long as needed)"
+            )
+        if topic.policy == DELETE and COMPACT in policies:
+            problems.append(
+                f"{topic.role} topic {topic.name}: cleanup.policy is {found.policy}: compaction "
+                "would drop records io-relay reads back"
+            )
+    inputs = [held[t.name].partitions for t in wanted if t.role == "input" and t.name in held]
+    status = next((held.get(t.name) for t in wanted if t.role == "status"), None)
+    if inputs and status is not None and status.partitions > max(inputs):
+        problems.append(
+            f"status topic: {status.partitions} partitions, more than the largest input topic's "
+            f"{max(inputs)}: a status partition is `input partition mod status partitions`, so "
+            "the extra ones stay empty"
+        )
+    return problems
+
+
+class Topics:
+    """The broker's side: describe and create, through one AdminClient."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._admin = AdminClient(
+            {**helper_client_config(settings.kafka), "socket.timeout.ms": 10_000}
+        )
+
+    def held(self, names: Iterable[str]) -> dict[str, HeldTopic]:
+        """What the broker holds of these topics (those missing are left out)."""
+        try:
+            metadata = self._admin.list_topics(timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            raise FatalError(
+                f"cannot reach the brokers: {exc.args[0].str()}; check "
+                "kafka.bootstrap_servers and the credentials under kafka.client"
+            ) from None
+        present = {
+            name: len(metadata.topics[name].partitions)
+            for name in names
+            if name in metadata.topics and metadata.topics[name].error is None
+        }
+        if not present:
+            return {}
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in present]
+        policies = {}
+        for resource, future in self._admin.describe_configs(resources).items():
+            entries = _result(future)
+            policies[resource.name] = str(entries["cleanup.policy"].value)
+        return {name: HeldTopic(present[name], policies[name]) for name in present}
+
+    def create(self, wanted: Iterable[WantedTopic], partitions: int, replication: int) -> list[str]:
+        """Create the topics not there yet; the names created."""
+        topics = [
+            NewTopic(
+                topic.name,
+                num_partitions=partitions,
+                replication_factor=replication,
+                config={"cleanup.policy": topic.policy},
+            )
+            for topic in wanted
+        ]
+        if not topics:
+            return []
+        created = []
+        futures = self._admin.create_topics(topics, operation_timeout=_TIMEOUT_S)
+        for name, future in futures.items():
+            try:
+                future.result(timeout=_TIMEOUT_S)
+            except KafkaException as exc:
+                if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue  # made meanwhile by someone else: what `check` is for
+                raise FatalError(f"cannot create {name}: {exc.args[0].str()}") from None
+            created.append(name)
+        return created
+
+
+def _result(future: Any) -> Any:
+    try:
+        return future.result(timeout=_TIMEOUT_S)
+    except KafkaException as exc:
+        raise FatalError(f"the broker refused: {exc.args[0].str()}") from None
