@@ -18,6 +18,7 @@ from consumer.content.serve import serve_content
 from consumer.errors import FatalError, InvalidEvent
 from consumer.events import EventTypes, InputRecord, decode
 from consumer.observability import configure_logging
+from consumer.operations.doctor import examine
 from consumer.rules import Rule, RulesError, render, route
 from consumer.runtime import StopWhen, run_relay
 from consumer.runtime.app import load_contracts
@@ -96,6 +97,18 @@ def content(
     except FatalError as exc:
         typer.echo(f"io-relay content: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None
+
+
+@app.command()
+def doctor(*, config: ConfigOption = None) -> None:
+    """Whether this configuration can run: config, broker, topics, rules, IO keys, content.
+
+    One check a line; exit 0 when none failed, 1 when one did."""
+    findings = asyncio.run(examine(config))
+    for finding in findings:
+        typer.echo(finding.line())
+    if any(finding.verdict == "FAIL" for finding in findings):
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()

@@ -162,6 +162,10 @@ class IoSettings(_Section):
         default_factory=lambda: {"default": AccountSettings()}
     )
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
+    test_fiscal_code: Annotated[str, Field(pattern=FISCAL_CODE_PATTERN)] | None = Field(
+        default=None,
+        description="for `io-relay doctor`: one profile call per service checks its key",
+    )
 
     @model_validator(mode="after")
     def _services_name_known_accounts(self) -> Self:
