@@ -104,10 +104,15 @@ def doctor(*, config: ConfigOption = None) -> None:
     """Whether this configuration can run: config, broker, topics, rules, IO keys, content.
 
     One check a line; exit 0 when none failed, 1 when one did."""
-    findings = asyncio.run(examine(config))
-    for finding in findings:
-        typer.echo(finding.line())
-    if any(finding.verdict == "FAIL" for finding in findings):
+
+    async def report() -> bool:
+        failed = False
+        async for finding in examine(config):
+            typer.echo(finding.line())
+            failed |= finding.verdict == "FAIL"
+        return failed
+
+    if asyncio.run(report()):
         raise typer.Exit(EXIT_INVALID)
 
 

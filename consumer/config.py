@@ -375,7 +375,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"config file {path} is not valid YAML: {exc}") from None
+        # The problem and where, never PyYAML's quote of the lines: they may hold a key.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigurationError(
+            f"config file {path} is not valid YAML: {problem}{where}"
+        ) from None
     if content is None:
         return {}
     if not isinstance(content, dict):

@@ -37,7 +37,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _PROBLEM = b"application/json"  # api-third-party.yaml declares its ProblemJson so
-_NO_MESSAGE = "No message found for the provided ID."
+NO_MESSAGE = "No message found for the provided ID."
 _TITLES = {
     400: "Bad request",
     404: "Not found",
@@ -139,7 +139,7 @@ class ContentApp:
                     "message id sealed with a key not in content.sealing_keys",
                     extra={"key_id": unknown},
                 )
-            raise _Answer(404, "not_found", _NO_MESSAGE) from None
+            raise _Answer(404, "not_found", NO_MESSAGE) from None
 
     def _details(self, reference: ContentReference) -> bytes:
         remote = None
@@ -154,7 +154,7 @@ class ContentApp:
                 plain = self._keys.open_remote(reference.remote, reference.recipient, sealed)
             except ContentNotFound:
                 log.error("remote content does not open with the content keys")
-                raise _Answer(404, "not_found", _NO_MESSAGE) from None
+                raise _Answer(404, "not_found", NO_MESSAGE) from None
             remote = RemoteDetails.model_validate_json(plain)
         return details_of(reference, remote).to_json_body()
 
@@ -164,7 +164,7 @@ class ContentApp:
         try:
             attachment = reference.attachment(url)
         except ContentNotFound:
-            raise _Answer(404, "not_found", _NO_MESSAGE) from None
+            raise _Answer(404, "not_found", NO_MESSAGE) from None
         try:
             async with self._sources.open(attachment.source, attachment.path) as document:
                 return await self._stream(document, response, receive)

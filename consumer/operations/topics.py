@@ -13,9 +13,9 @@ mismatch. Both speak through the AdminClient only.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -98,9 +98,12 @@ class Topics:
     """The broker's side: describe and create, through one AdminClient."""
 
     def __init__(self, settings: Settings) -> None:
-        self._admin = AdminClient(
-            {**helper_client_config(settings.kafka), "socket.timeout.ms": 10_000}
-        )
+        try:
+            self._admin = AdminClient(
+                {**helper_client_config(settings.kafka), "socket.timeout.ms": 10_000}
+            )
+        except KafkaException as exc:  # kafka.client settings librdkafka refuses outright
+            raise FatalError(f"kafka.client: {exc.args[0].str()}") from None
 
     def held(self, names: Iterable[str]) -> dict[str, HeldTopic]:
         """What the broker holds of these topics (those missing are left out)."""
@@ -119,11 +122,33 @@ class Topics:
         if not present:
             return {}
         resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in present]
-        policies = {}
+        held = {}
         for resource, future in self._admin.describe_configs(resources).items():
-            entries = _result(future)
-            policies[resource.name] = str(entries["cleanup.policy"].value)
-        return {name: HeldTopic(present[name], policies[name]) for name in present}
+            try:
+                entries = future.result(timeout=_TIMEOUT_S)
+            except KafkaException:  # deleted meanwhile, or not ours to read: as missing
+                continue
+            except TimeoutError:
+                raise FatalError(f"the broker did not describe {resource.name}") from None
+            policy = str(entries["cleanup.policy"].value)
+            held[resource.name] = HeldTopic(present[resource.name], policy)
+        return held
+
+    def wait_for(self, names: Iterable[str]) -> None:
+        """Until the brokers' metadata shows every topic with a leader for each partition."""
+        names = list(names)
+        deadline = time.monotonic() + _TIMEOUT_S
+        while time.monotonic() < deadline:
+            topics = self._admin.list_topics(timeout=_TIMEOUT_S).topics
+            if all(
+                name in topics
+                and topics[name].error is None
+                and all(p.leader >= 0 for p in topics[name].partitions.values())
+                for name in names
+            ):
+                return
+            time.sleep(0.2)
+        raise FatalError(f"created, but not ready within {_TIMEOUT_S:.0f} s: {', '.join(names)}")
 
     def create(self, wanted: Iterable[WantedTopic], partitions: int, replication: int) -> list[str]:
         """Create the topics not there yet; the names created."""
@@ -148,11 +173,5 @@ class Topics:
                     continue  # made meanwhile by someone else: what `check` is for
                 raise FatalError(f"cannot create {name}: {exc.args[0].str()}") from None
             created.append(name)
+        self.wait_for(created)
         return created
-
-
-def _result(future: Any) -> Any:
-    try:
-        return future.result(timeout=_TIMEOUT_S)
-    except KafkaException as exc:
-        raise FatalError(f"the broker refused: {exc.args[0].str()}") from None

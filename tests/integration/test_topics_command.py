@@ -106,3 +106,19 @@ def test_an_unreachable_broker_is_exit_2_with_a_message(tmp_path: Path) -> None:
     assert checked.returncode == 2
     assert "cannot reach the brokers" in checked.stderr
     assert "Traceback" not in checked.stderr
+
+
+def test_kafka_client_settings_librdkafka_refuses_are_exit_2_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    names = {role: role for role in ("input", "status", "dlq", "tracking")}
+    config = write_config(tmp_path / "config.yaml", "127.0.0.1:9", names)
+    document = yaml.safe_load(config.read_text())
+    document["kafka"]["client"] = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "BOGUS"}
+    config.write_text(yaml.safe_dump(document))
+
+    checked = io_relay("check", "--config", str(config))
+
+    assert checked.returncode == 2
+    assert checked.stderr.startswith("io-relay topics: kafka.client:")
+    assert "Traceback" not in checked.stderr
