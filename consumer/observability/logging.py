@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -20,12 +22,23 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 }
 
 
+def replica_name() -> str:
+    """Which process wrote a line, so that several replicas' logs can be told apart: the
+    pod's name under Kubernetes (HOSTNAME), else the host's."""
+    return os.environ.get("HOSTNAME") or socket.gethostname()
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._replica = replica_name()
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "replica": self._replica,
             "message": record.getMessage(),
         }
         for name, value in vars(record).items():
