@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from consumer.cli_remote_content import remote_content_app
 from consumer.cli_topics import topics_app
-from consumer.config import load_settings
+from consumer.config import Settings, load_settings
 from consumer.content.serve import serve_content
 from consumer.errors import FatalError, InvalidEvent
 from consumer.events import EventTypes, InputRecord, decode
@@ -69,14 +70,9 @@ def run(
     ] = None,
 ) -> None:
     """Consume events, send IO messages, publish status records until stopped."""
-    configure_logging(log_level or "INFO")
-    try:
-        settings = load_settings(config)
-        configure_logging(log_level or settings.observability.log_level)
-        asyncio.run(run_relay(settings, StopWhen(idle_for_s=exit_when_idle)))
-    except FatalError as exc:
-        typer.echo(f"io-relay: {exc}", err=True)
-        raise typer.Exit(EXIT_FATAL) from None
+    _until_stopped(
+        "io-relay", config, log_level, lambda s: run_relay(s, StopWhen(idle_for_s=exit_when_idle))
+    )
 
 
 @app.command()
@@ -89,13 +85,24 @@ def content(
     ] = None,
 ) -> None:
     """Serve IO's third-party API: Premium messages' attachments and remote content."""
+    _until_stopped("io-relay content", config, log_level, serve_content)
+
+
+def _until_stopped(
+    name: str,
+    config: Path | None,
+    log_level: str | None,
+    work: Callable[[Settings], Coroutine[Any, Any, None]],
+) -> None:
+    """A long-running command: logging as configured, then `work` until SIGTERM; a fatal
+    fault is one line on stderr and exit 2."""
     configure_logging(log_level or "INFO")
     try:
         settings = load_settings(config)
         configure_logging(log_level or settings.observability.log_level)
-        asyncio.run(serve_content(settings))
+        asyncio.run(work(settings))
     except FatalError as exc:
-        typer.echo(f"io-relay content: {exc}", err=True)
+        typer.echo(f"{name}: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None
 
 
