@@ -70,6 +70,10 @@ class KafkaSettings(_Section):
         default="io-relay.content",
         description="remote content, sealed, for `io-relay content` (compacted)",
     )
+    replay_topic: str = Field(
+        default="io-relay.replays",
+        description="the dead letters `io-relay dlq replay` sent back, by DLQ position (compacted)",
+    )
     client: dict[str, str | SecretStr] = Field(
         default_factory=dict,
         description="librdkafka settings passed through (security.protocol, sasl.*, ssl.*); "

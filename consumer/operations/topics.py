@@ -6,6 +6,7 @@
     DLQ topic       dead letters                             delete
     tracking topic  the messages under tracking              compact, only
     content topic   remote content (Premium rules)           compact, only
+    replay topic    dead letters replayed (`dlq replay`)     compact, only
 
 `create` makes what is missing and never touches what exists; `check` reports every
 mismatch. Both speak through the AdminClient only.
@@ -60,6 +61,7 @@ def wanted_topics(settings: Settings) -> list[WantedTopic]:
         topics.append(WantedTopic(kafka.tracking_topic, "tracking", COMPACT))
     if settings.content.enabled:
         topics.append(WantedTopic(kafka.content_topic, "content", COMPACT))
+    topics.append(WantedTopic(kafka.replay_topic, "replay", COMPACT))
     return topics
 
 

@@ -51,6 +51,7 @@ def config(
         bootstrap=kafka_bootstrap, topics=topics, group="doctor", base_url=sandbox.base_url
     )
     made["io"]["test_fiscal_code"] = ALLOWED
+    made["kafka"]["replay_topic"] = new_topic("replays", config={"cleanup.policy": "compact"})
     return made
 
 
@@ -127,6 +128,7 @@ def test_the_content_server_is_checked_as_io_would_call_it(
         sandbox_url=sandbox.base_url,
         content_port=free_port(),
     )
+    config["kafka"]["replay_topic"] = new_topic("replays", config={"cleanup.policy": "compact"})
     path.write_text(yaml.safe_dump(config))
     register_configuration(path)
     config = yaml.safe_load(path.read_text())

@@ -36,6 +36,7 @@ def write_config(path: Path, bootstrap: str, names: dict[str, str]) -> Path:
         "status_topic": names["status"],
         "dlq_topic": names["dlq"],
         "tracking_topic": names["tracking"],
+        "replay_topic": names["replay"],
     }
     path.write_text(yaml.safe_dump({"kafka": kafka}))
     return path
@@ -46,6 +47,7 @@ def names(new_topic: TopicFactory) -> dict[str, str]:
     """Fresh names; whatever the commands create is deleted at teardown."""
     chosen = {role: f"{role}-{uuid.uuid4().hex[:12]}" for role in ("input", "status", "dlq")}
     chosen["tracking"] = f"tracking-{uuid.uuid4().hex[:12]}"
+    chosen["replay"] = f"replay-{uuid.uuid4().hex[:12]}"
     new_topic.created.extend(chosen.values())
     return chosen
 
@@ -61,7 +63,7 @@ def test_create_on_a_fresh_broker_then_check_finds_everything_as_needed(
     after = io_relay("check", "--config", str(config))
 
     assert before.returncode == 1, before.stderr
-    assert sum("missing" in line for line in before.stdout.splitlines()) == 4
+    assert sum("missing" in line for line in before.stdout.splitlines()) == 5
     assert created.returncode == 0, created.stdout + created.stderr
     assert sorted(
         line.split()[1] for line in created.stdout.splitlines() if line.startswith("created")
@@ -71,6 +73,7 @@ def test_create_on_a_fresh_broker_then_check_finds_everything_as_needed(
     assert after.returncode == 0, after.stdout + after.stderr
     assert f"tracking {names['tracking']}: 2 partitions, cleanup.policy=compact" in after.stdout
     assert f"status   {names['status']}: 2 partitions, cleanup.policy=delete" in after.stdout
+    assert f"replay   {names['replay']}: 2 partitions, cleanup.policy=compact" in after.stdout
 
 
 def test_check_reports_a_compacted_status_topic_and_more_status_than_input_partitions(
@@ -82,6 +85,7 @@ def test_check_reports_a_compacted_status_topic_and_more_status_than_input_parti
         "status": new_topic("status", partitions=4, config={"cleanup.policy": "compact"}),
         "dlq": new_topic("dlq"),
         "tracking": new_topic("tracking", config={"cleanup.policy": "delete"}),
+        "replay": new_topic("replay", config={"cleanup.policy": "compact"}),
     }
     config = write_config(tmp_path / "config.yaml", kafka_bootstrap, names)
 
@@ -98,7 +102,7 @@ def test_check_reports_a_compacted_status_topic_and_more_status_than_input_parti
 
 
 def test_an_unreachable_broker_is_exit_2_with_a_message(tmp_path: Path) -> None:
-    names = {role: role for role in ("input", "status", "dlq", "tracking")}
+    names = {role: role for role in ("input", "status", "dlq", "tracking", "replay")}
     config = write_config(tmp_path / "config.yaml", f"127.0.0.1:{free_port()}", names)
 
     checked = io_relay("check", "--config", str(config))
@@ -111,7 +115,7 @@ def test_an_unreachable_broker_is_exit_2_with_a_message(tmp_path: Path) -> None:
 def test_kafka_client_settings_librdkafka_refuses_are_exit_2_not_a_traceback(
     tmp_path: Path,
 ) -> None:
-    names = {role: role for role in ("input", "status", "dlq", "tracking")}
+    names = {role: role for role in ("input", "status", "dlq", "tracking", "replay")}
     config = write_config(tmp_path / "config.yaml", "127.0.0.1:9", names)
     document = yaml.safe_load(config.read_text())
     document["kafka"]["client"] = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "BOGUS"}

@@ -14,6 +14,7 @@ GOOD = {
     "s": HeldTopic(6, "delete"),
     "d": HeldTopic(1, "delete"),
     "io-relay.tracking": HeldTopic(3, "compact"),
+    "io-relay.replays": HeldTopic(1, "compact"),
 }
 
 
@@ -26,6 +27,7 @@ def test_every_topic_of_the_configuration_is_wanted_with_its_policy() -> None:
         ("s", "status", "delete"),
         ("d", "dlq", "delete"),
         ("io-relay.tracking", "tracking", "compact"),
+        ("io-relay.replays", "replay", "compact"),
     }
 
 
