@@ -61,7 +61,7 @@ def main() -> int:
     reset_topics(
         bootstrap,
         [input_topic, kafka["status_topic"], kafka["dlq_topic"]],
-        compacted=[kafka["tracking_topic"], kafka["content_topic"]],
+        compacted=[kafka["tracking_topic"], kafka["content_topic"], kafka["replay_topic"]],
     )
     forget_group(bootstrap, kafka["group_id"])
     port = free_port()
