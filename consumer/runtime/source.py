@@ -1,7 +1,7 @@
 """Source: the Kafka consumer, seen by the loop as batches of records in and offsets out.
 
 Auto-commit and auto offset store are off: an offset is committed only when the loop says
-its record is done. librdkafka errors are translated here.
+its record is done. librdkafka errors are translated here, with librdkafka.py.
 
 Polling runs in one dedicated thread, so the event loop keeps serving IO calls while the
 consumer waits for records. Rebalance callbacks run in that thread, inside poll: a new
@@ -10,9 +10,13 @@ partition leaving is handed to `on_revoke` on the loop, whose answer (the done p
 committed before the partition is given up. A partition lost (the group gave it to another
 member while this one was silent) is handed over too, with `lost` set: it is not committed.
 
+Each callback first notes the group generation and member id for the logs (see
+observability/group_identity.py), so the lines it and the loop write next carry them.
+
 An error inside a rebalance callback would end the process with a traceback. A transient
-one (a broker that does not answer) is retried within `_CALLBACK_BUDGET_S`; past it, or for
-any other error, the callback raises FatalError with what the operator should check.
+one (a broker that does not answer) is retried within `CALLBACK_BUDGET_S` (librdkafka.py);
+past it, or for any other error, the callback raises FatalError with what the operator
+should check.
 """
 
 from __future__ import annotations
@@ -26,13 +30,35 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from consumer.config import KafkaSettings
-from consumer.errors import AuthenticationFault, FatalError, TlsFault, TransientError
+from consumer.errors import FatalError, TransientError
 from consumer.events import InputRecord
+from consumer.observability import group_identity
 from consumer.runtime.commit import TopicPartition
 from consumer.runtime.kafka_message import input_record
+from consumer.runtime.librdkafka import (
+    AUTHENTICATION_CODES,
+    AUTHORIZATION_CODES,
+    consumer_config,
+    group_identity_of,
+    helper_client_config,
+    raise_fatal,
+    refusal_fault,
+    within_budget,
+)
+
+# helper_client_config and refusal_fault live in librdkafka.py; the modules that imported
+# them from here still do.
+__all__ = [
+    "AssignHook",
+    "KafkaSource",
+    "Offsets",
+    "RevokeHook",
+    "Source",
+    "helper_client_config",
+    "refusal_fault",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +70,7 @@ RevokeHook = Callable[[list[TopicPartition], bool], Coroutine[Any, Any, Offsets]
 """Run on the loop with the partitions and whether they were lost: finish or abandon their
 work; return what to commit (nothing, for lost ones)."""
 
-_AUTHENTICATION_CODES = frozenset(
-    {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
-)
-_AUTHORIZATION_CODES = frozenset(
-    {
-        KafkaError.GROUP_AUTHORIZATION_FAILED,
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    }
-)
 _BATCH = 500
-# How long a rebalance callback retries a broker that does not answer: the group waits for
-# this member meanwhile (up to max.poll.interval.ms), so a minute, then stop loudly.
-_CALLBACK_BUDGET_S = 60.0
-
-
-def helper_client_config(settings: KafkaSettings) -> dict[str, Any]:
-    """The librdkafka settings a helper client (the ledger's reader, the probe) shares with
-    the group's consumer: where the brokers are and how to log in, no more."""
-    keep = ("bootstrap.servers", "security.protocol", "ssl.", "sasl.")
-    config = {**settings.librdkafka(), "bootstrap.servers": settings.bootstrap_servers}
-    return {k: v for k, v in config.items() if k.startswith(keep)}
 
 
 class Source(Protocol):
@@ -89,48 +94,6 @@ class Source(Protocol):
         self, partitions: set[TopicPartition], timeout_s: float = 2.0
     ) -> dict[TopicPartition, tuple[int, int]] | None: ...
     async def close(self) -> None: ...
-
-
-def consumer_config(settings: KafkaSettings, max_poll_interval_ms: int) -> dict[str, Any]:
-    return {
-        # librdkafka prefetches up to 64 MB by default; 16 MB is seconds of work at full speed
-        # and keeps a replica facing a large backlog well under its memory limit.
-        "queued.max.messages.kbytes": 16_384,
-        **settings.librdkafka(),
-        "bootstrap.servers": settings.bootstrap_servers,
-        "group.id": settings.group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        "max.poll.interval.ms": max_poll_interval_ms,
-        # The end of a partition is news to the tracking book: a restore may end there.
-        "enable.partition.eof": True,
-        "error_cb": _raise_fatal,
-    }
-
-
-def refusal_fault(error: KafkaError) -> FatalError | None:
-    """What a librdkafka error means when it is why the brokers will not let io-relay in: a
-    failed TLS handshake (TlsFault) or refused credentials (AuthenticationFault); None for
-    any other error."""
-    if error.code() == KafkaError._SSL:
-        return TlsFault(
-            f"the TLS handshake with Kafka failed: {error.str()}; check ssl.ca.location under "
-            "kafka.client (the CA that signed the brokers' certificates) and "
-            "kafka.bootstrap_servers"
-        )
-    if error.code() in _AUTHENTICATION_CODES:
-        return AuthenticationFault(f"Kafka refused io-relay's credentials: {error.str()}")
-    return None
-
-
-def _raise_fatal(error: KafkaError) -> None:
-    if error.code() in _AUTHENTICATION_CODES:
-        raise AuthenticationFault(f"Kafka refused io-relay's credentials: {error.str()}")
-    if error.fatal():
-        raise FatalError(f"Kafka client failed: {error.str()}")
-    log.warning("kafka: %s", error.str())
 
 
 class KafkaSource:
@@ -205,8 +168,8 @@ class KafkaSource:
                 topic, partition = message.topic(), message.partition()
                 if topic is not None and partition is not None:
                     self._at_end.add((topic, partition))
-            elif error.fatal() or error.code() in _AUTHENTICATION_CODES:
-                _raise_fatal(error)
+            elif error.fatal() or error.code() in AUTHENTICATION_CODES:
+                raise_fatal(error)
             else:
                 log.warning("kafka: %s", error.str())
         return records
@@ -330,7 +293,7 @@ class KafkaSource:
             found = self._consumer.committed(_kafka(set(partitions)), timeout=10)
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() in _AUTHORIZATION_CODES:
+            if isinstance(error, KafkaError) and error.code() in AUTHORIZATION_CODES:
                 raise FatalError(
                     f"Kafka refused to show the group's offsets: {error.str()}; grant io-relay "
                     "Describe and Read on the group and its topics"
@@ -349,13 +312,15 @@ class KafkaSource:
             self._closing = True
             await self._in_thread(self._consumer.close)
         finally:
+            group_identity.update(None)  # out of the group: no generation on later lines
             self._thread.shutdown(wait=False)
 
     async def _in_thread(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, lambda: call(*args, **kwargs))
 
-    def _assigned_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+    def _assigned_cb(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        group_identity.update(group_identity_of(consumer))
         added = [(p.topic, p.partition) for p in partitions]
         if self._closing:
             # Given while leaving the group (a cooperative rebalance under way): the loop has
@@ -367,16 +332,18 @@ class KafkaSource:
             )
             self._assigned.update(added)
             return
-        _within_budget(
+        within_budget(
             f"taking partitions {_names(added)}", lambda: self._on_assign(self.committed(added))
         )
         self._assigned.update(added)
         self._assignment_changed_at = time.monotonic()
 
-    def _revoked_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+    def _revoked_cb(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        group_identity.update(group_identity_of(consumer))
         self._give_up(partitions, lost=False)
 
-    def _lost_cb(self, _consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+    def _lost_cb(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        group_identity.update(group_identity_of(consumer))
         log.warning(
             "partitions lost: another member owns them now; their work is dropped, uncommitted",
             extra={"partitions": [[p.topic, p.partition] for p in partitions]},
@@ -410,29 +377,6 @@ class KafkaSource:
                 self._consumer.resume(paused)
             except KafkaException as exc:
                 log.warning("kafka: could not resume partitions given up: %s", exc)
-
-
-def _within_budget(what: str, call: Callable[[], None]) -> None:
-    """Retry a rebalance step through transient errors; past the budget, a FatalError."""
-    retrying = Retrying(
-        retry=retry_if_exception_type(TransientError),
-        stop=stop_after_delay(_CALLBACK_BUDGET_S),
-        wait=wait_exponential(multiplier=0.5, max=5.0),
-        before_sleep=lambda state: log.warning(
-            "kafka: %s failed, retrying: %s",
-            what,
-            state.outcome.exception() if state.outcome else "unknown",
-        ),
-        reraise=True,
-    )
-    try:
-        retrying(call)
-    except TransientError as exc:
-        raise FatalError(
-            f"{what}: the broker did not answer for {_CALLBACK_BUDGET_S:.0f} s ({exc}); "
-            "check kafka.bootstrap_servers, the brokers' health and that the status topic "
-            "is readable"
-        ) from None
 
 
 def _names(partitions: list[TopicPartition]) -> str:

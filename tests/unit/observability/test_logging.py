@@ -1,9 +1,13 @@
 import json
 import logging
 import socket
+import threading
+from collections.abc import Iterator
 
 import pytest
 
+from consumer.observability import group_identity
+from consumer.observability.group_identity import GroupIdentity
 from consumer.observability.logging import JsonFormatter, mask
 
 
@@ -49,3 +53,80 @@ def test_without_hostname_set_the_replica_is_the_hosts_name(
     entry = json.loads(JsonFormatter().format(record))
 
     assert entry["replica"] == socket.gethostname()
+
+
+@pytest.fixture
+def no_group_identity() -> Iterator[None]:
+    """The process-wide identity as a fresh process has it, and again afterwards."""
+    group_identity.update(None)
+    yield
+    group_identity.update(None)
+
+
+def test_a_line_names_the_group_generation_and_member_it_was_written_in() -> None:
+    """Which rebalance a line belongs to, and which member of the group wrote it."""
+    member = "rdkafka-6c1f7a0e-93d4-4b7e-8a52-0f9e1d2c3b4a"
+    formatter = JsonFormatter(identity=lambda: GroupIdentity(generation=7, member=member))
+    record = logging.makeLogRecord({"msg": "partitions assigned", "levelname": "INFO"})
+
+    entry = json.loads(formatter.format(record))
+
+    assert (entry["generation"], entry["member"]) == (7, member)
+
+
+def test_a_line_written_outside_any_generation_has_neither_field() -> None:
+    """Before the first assignment and after leaving: absent, not null."""
+    record = logging.makeLogRecord({"msg": "started", "levelname": "INFO"})
+
+    entry = json.loads(JsonFormatter(identity=lambda: None).format(record))
+
+    assert "generation" not in entry
+    assert "member" not in entry
+    assert entry["replica"]
+
+
+def test_an_unreadable_generation_is_null_beside_the_member() -> None:
+    formatter = JsonFormatter(identity=lambda: GroupIdentity(generation=None, member="m-1"))
+    record = logging.makeLogRecord({"msg": "partitions assigned", "levelname": "INFO"})
+
+    entry = json.loads(formatter.format(record))
+
+    assert entry["generation"] is None
+    assert entry["member"] == "m-1"
+
+
+@pytest.mark.usefixtures("no_group_identity")
+def test_the_formatter_follows_the_process_identity_set_from_another_thread() -> None:
+    """The poll thread sets it in the rebalance callbacks; every thread's next line shows it."""
+    formatter = JsonFormatter()
+    record = logging.makeLogRecord({"msg": "polling", "levelname": "INFO"})
+    before = json.loads(formatter.format(record))
+
+    setter = threading.Thread(
+        target=group_identity.update, args=(GroupIdentity(generation=3, member="m-3"),)
+    )
+    setter.start()
+    setter.join()
+    after = json.loads(formatter.format(record))
+    group_identity.update(None)
+    left = json.loads(formatter.format(record))
+
+    assert "generation" not in before
+    assert (after["generation"], after["member"]) == (3, "m-3")
+    assert "generation" not in left
+
+
+def test_the_member_id_is_written_as_the_broker_shows_it_even_where_the_mask_would_bite() -> None:
+    """A member id is the coordinator's (client.id and a UUID), never an event's: the fuzzy
+    mask would turn this one into `rdkafka-DFC**********E7F-…`, matching no member."""
+    member = "rdkafka-dfccbe78-e77b-4e7f-bba4-63b5167ba1a5"
+    assert mask(member) != member
+    formatter = JsonFormatter(identity=lambda: GroupIdentity(generation=4, member=member))
+    record = logging.makeLogRecord(
+        {"msg": "profile of %s", "args": ("AAAAAA00A00A000A",), "levelname": "INFO"}
+    )
+
+    line = formatter.format(record)
+
+    assert json.loads(line)["member"] == member
+    assert "AAAAAA00A00A000A" not in line
