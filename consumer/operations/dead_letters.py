@@ -18,9 +18,6 @@ from consumer.events.input import Headers, InputRecord
 from consumer.redact import mask
 from consumer.report.dlq import HEADER_PREFIX
 
-REPLAY_HEADER = HEADER_PREFIX + "replay-of"
-"""On a replayed record: the dead letter it came from, `<dlq topic>/<partition>/<offset>`."""
-
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -69,6 +66,12 @@ class DeadLetter:
         return self.diagnosis("replay-of")
 
     @property
+    def sent(self) -> frozenset[str]:
+        """The rules that had already reached IO for this event: a replay skips them."""
+        rules = self.diagnosis("sent")
+        return frozenset(rules.split(",")) if rules else frozenset()
+
+    @property
     def original_headers(self) -> Headers:
         """The headers the upstream wrote, without any io-relay added."""
         return tuple((k, v) for k, v in self.record.headers if not k.startswith(HEADER_PREFIX))
@@ -101,6 +104,7 @@ class DeadLetter:
             "stage": self.stage,
             "reason": self.reason,
             "event_type": self.event_type,
+            "already_sent": sorted(self.sent),
             "input": {
                 "topic": self.input_topic,
                 "partition": self.input_partition,

@@ -11,6 +11,9 @@ The transactional id is fixed per DLQ topic: a second `replay` started while one
 the first out (its next commit fails, nothing it had not committed is replayed) instead of
 racing it, and starting a replay aborts whatever transaction a dead predecessor left open.
 
+A replayed record keeps the letter's `io-relay.sent` header (the rules of its event that had
+reached IO before it was dead-lettered): the relay does not send those again.
+
 The replayed record goes to the partition it was first read from, so the upstream's key →
 partition mapping (and the order of that key's later events) is the upstream's own, not
 librdkafka's partitioner's.
@@ -28,8 +31,9 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from consumer.config import KafkaSettings
 from consumer.errors import FatalError
-from consumer.operations.dead_letters import REPLAY_HEADER, DeadLetter
+from consumer.operations.dead_letters import DeadLetter
 from consumer.operations.topic_reader import read_topic
+from consumer.report.dlq import REPLAY_HEADER, SENT_HEADER
 from consumer.runtime.source import helper_client_config
 
 BATCH = 1_000
@@ -134,11 +138,17 @@ class Replayer:
         partition = letter.input_partition
         if partition is None or partition >= partitions[topic]:
             partition = _ANY_PARTITION  # a topic recreated smaller, a header edited by hand
+        headers: list[tuple[str, str | bytes | None]] = [
+            *letter.original_headers,
+            (REPLAY_HEADER, letter.position.encode()),
+        ]
+        if letter.sent:
+            headers.append((SENT_HEADER, ",".join(sorted(letter.sent)).encode()))
         self._producer.produce(
             topic,
             key=letter.record.key,
             value=letter.record.value,
-            headers=[*letter.original_headers, (REPLAY_HEADER, letter.position.encode())],
+            headers=headers,
             partition=partition,
         )
         entry = {

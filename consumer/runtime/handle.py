@@ -77,7 +77,9 @@ class Handler:
             processed = await self._processor.process(record, prior, self._jobs.sending(lane))
         finally:
             self._jobs.finished(lane)
-        dead = dead_letter(record, processed.invalid) if processed.invalid else None
+        dead = (
+            dead_letter(record, processed.invalid, processed.sent()) if processed.invalid else None
+        )
         # After a freeze, not a word until the group has said the partition is still ours:
         # lost meanwhile, the job is cancelled here, and the new owner reports the record.
         await self._jobs.cleared()

@@ -22,6 +22,7 @@ from consumer.errors import DecodeError, InvalidEvent, RenderError
 from consumer.events import Event, EventTypes, InputRecord, decode
 from consumer.io import NewMessage, Sending, SubmitInterrupted
 from consumer.report import ErrorInfo, InputPosition, Outcome, StatusRecord
+from consumer.report.dlq import sent_before_replay
 from consumer.rules import Rule, choose_language, render, route
 from consumer.rules.model import DEFAULT_LANGUAGE
 from consumer.runtime.deliver import Deliverer, Delivery
@@ -62,6 +63,14 @@ class Processed:
     """Cancelled before every rule was settled: `statuses` says what was settled (a submit
     cut off while its request was out is UNKNOWN); the record is not done, and its next
     reader settles the rest."""
+    sent_before: frozenset[str] = field(default=frozenset())
+    """Rules a replayed record's event had reached IO by before it was dead-lettered."""
+
+    def sent(self) -> frozenset[str]:
+        """The rules of this event that reached IO, now or before a replay: a dead letter
+        names them, so a replay of it sends them no second time."""
+        now = {s.rule for s in self.statuses if s.rule is not None and s.outcome in _SENT}
+        return self.sent_before | now
 
 
 class EventProcessor:
@@ -112,7 +121,10 @@ class EventProcessor:
                 event_id=event.id, event_type=event.type, outcome=Outcome.SKIPPED, input=position
             )
             return Processed([skipped], event_type=event.type)
-        return await self._send_all(matched, event, position, prior, sending)
+        sent_before = sent_before_replay(record)
+        matched = [rule for rule in matched if rule.name not in sent_before]
+        processed = await self._send_all(matched, event, position, prior, sending)
+        return replace(processed, sent_before=sent_before)
 
     async def _send_all(
         self,

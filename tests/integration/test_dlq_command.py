@@ -4,6 +4,7 @@ broken rule could not render, looked at, then replayed after the rule is fixed."
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -28,7 +29,25 @@ from tests.fixtures.sandbox import Sandbox, SandboxFactory
 pytestmark = pytest.mark.kafka
 
 EVENTS = 24
-BROKEN_LINE = "        - Descrizione: {{ data.description }}\n"
+REMINDER = """\
+rules:
+  - name: tari-reminder
+    event_type: payment_notice.issued
+    when: "data.get('category') == 'TARI'"
+    service: tributi
+    message:
+      subject: "Promemoria TARI"
+      markdown: |
+        Gentile contribuente, le ricordiamo l'avviso TARI di {{ data.amount_cents | euro }}
+        emesso da {{ data.payee_name PAYEE }}. Può pagarlo dall'app IO entro la scadenza.
+    example:
+      recipient_fiscal_code: AAAAAA00A00A000A
+      notice_number: "302100000000123456"
+      amount_cents: 18750
+      description: TARI 2026, prima rata
+      payee_name: Comune di Test
+      category: TARI
+"""
 
 
 def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -66,17 +85,13 @@ def tari_event(index: int) -> tuple[bytes, bytes, None]:
     return code.encode(), json.dumps(event).encode(), None
 
 
-def broken_rules(folder: Path) -> Path:
-    """The example payment rules, with a TARI line that needs payee_name (its example has it,
-    so the rules load; the events above lack it, so each fails to render)."""
-    text = (EXAMPLE_RULES / "payments.yaml").read_text()
-    assert BROKEN_LINE in text
-    text = text.replace(BROKEN_LINE, "        - Ente: {{ data.payee_name }}\n" + BROKEN_LINE, 1)
-    text = text.replace(
-        "      category: TARI\n", "      category: TARI\n      payee_name: Comune di Test\n", 1
-    )
+def rules(folder: Path, payee: str) -> Path:
+    """The example payment rules and a TARI reminder beside tari-notice. Broken, the reminder
+    needs payee_name (its example has it, so the rules load; the events lack it): each event
+    is sent by tari-notice, then dead-lettered by the reminder."""
     folder.mkdir()
-    (folder / "payments.yaml").write_text(text)
+    shutil.copy(EXAMPLE_RULES / "payments.yaml", folder)
+    (folder / "reminder.yaml").write_text(REMINDER.replace(" PAYEE", payee))
     return folder
 
 
@@ -89,7 +104,8 @@ def setup(
     profiles = {fiscal_code("A", i): {"sender_allowed": True} for i in range(EVENTS)}
     sandbox = start_sandbox(profiles=profiles, rate_limit="off")
     configs = {}
-    for name, rules in (("broken", broken_rules(tmp_path / "broken")), ("fixed", EXAMPLE_RULES)):
+    broken, fixed = rules(tmp_path / "broken", ""), rules(tmp_path / "fixed", " | default('')")
+    for name, folder in (("broken", broken), ("fixed", fixed)):
         config: dict[str, Any] = relay_config(
             bootstrap=kafka_bootstrap,
             topics=topics,
@@ -97,7 +113,7 @@ def setup(
             base_url=sandbox.base_url,
         )
         config["kafka"]["replay_topic"] = replays
-        config["rules"] = [str(rules)]
+        config["rules"] = [str(folder)]
         configs[name] = tmp_path / f"{name}.yaml"
         configs[name].write_text(yaml.safe_dump(config))
     return configs, topics, sandbox
@@ -116,10 +132,11 @@ def test_dead_letters_replayed_after_a_rules_fix_are_each_sent_once(
     kafka_bootstrap: str, setup: tuple[dict[str, Path], RelayTopics, Sandbox]
 ) -> None:
     configs, topics, sandbox = setup
+    status_topic = (kafka_bootstrap, topics.status)
     produce(kafka_bootstrap, topics.events, [tari_event(i) for i in range(EVENTS)])
     produce(kafka_bootstrap, topics.events, [(b"cut", b'{"specversion": "1.0", "id"', None)])
     relay_until_idle(configs["broken"])
-    assert sandbox.messages() == []
+    assert len(sandbox.messages()) == EVENTS  # tari-notice's
     assert len(consume_all(kafka_bootstrap, topics.dlq)) == EVENTS + 1
 
     listed = cli("dlq", "list", "--config", str(configs["broken"]), "--limit", "3")
@@ -139,6 +156,7 @@ def test_dead_letters_replayed_after_a_rules_fix_are_each_sent_once(
     letter = json.loads(shown.stdout)
     assert letter["stage"] == "render"
     assert letter["event_type"] == "payment_notice.issued"
+    assert letter["already_sent"] == ["tari-notice"]
     assert letter["input"]["topic"] == topics.events
     assert "io-relay.reason" in dict(letter["headers"])
     assert letter["value"]["data"]["recipient_fiscal_code"].count("*") == 10
@@ -150,7 +168,8 @@ def test_dead_letters_replayed_after_a_rules_fix_are_each_sent_once(
 
     dry = cli("dlq", "replay", "--dry-run", "--stage", "render", "--config", str(configs["fixed"]))
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert dry.stdout.count("would render: tari-notice → tari") == EVENTS
+    only_the_reminder = "would render: tari-reminder → tributi (tari-notice sent before, not again)"
+    assert dry.stdout.count(only_the_reminder) == EVENTS
     assert len(consume_all(kafka_bootstrap, topics.events)) == EVENTS + 1  # nothing sent
 
     replayed = cli("dlq", "replay", "--stage", "render", "--config", str(configs["fixed"]))
@@ -160,19 +179,19 @@ def test_dead_letters_replayed_after_a_rules_fix_are_each_sent_once(
     assert again.returncode == 0, again.stderr
     assert "replayed 1, already replayed 24" in again.stdout  # only the undecodable one
 
-    before = Counter(s["event_id"] for s in statuses(kafka_bootstrap, topics.status))
+    before = Counter((s["event_id"], s["rule"], s["outcome"]) for s in statuses(*status_topic))
     relay_until_idle(configs["fixed"])
-    after = statuses(kafka_bootstrap, topics.status)
-    new = Counter((s["event_id"], s["outcome"]) for s in after)
-    new.subtract(Counter({(e, "INVALID"): n for e, n in before.items()}))
-    wanted: dict[tuple[str | None, str], int] = {
-        (f"replay-{i:03d}", "SUBMITTED"): 1 for i in range(EVENTS)
-    }
-    assert +new == Counter({**wanted, (None, "INVALID"): 1})
-    sent = Counter(
-        m["body"]["content"]["payment_data"]["notice_number"] for m in sandbox.messages()
+    after = Counter((s["event_id"], s["rule"], s["outcome"]) for s in statuses(*status_topic))
+    wanted: Counter[tuple[str | None, str | None, str]] = Counter(
+        (f"replay-{i:03d}", "tari-reminder", "SUBMITTED") for i in range(EVENTS)
     )
-    assert sent == Counter({f"30210{i:013d}": 1 for i in range(EVENTS)})
+    wanted[(None, None, "INVALID")] = 1  # the undecodable one, dead again
+    assert after - before == wanted
+    sent = Counter(
+        (m["body"]["fiscal_code"], m["body"]["content"]["subject"]) for m in sandbox.messages()
+    )
+    assert set(sent.values()) == {1}  # nobody got a message twice
+    assert len(sent) == 2 * EVENTS
     replays = consume_all(kafka_bootstrap, topics.events)
     replay_of = [dict(m.headers).get("io-relay.replay-of") for m in replays]
     assert sum(value is not None for value in replay_of) == EVENTS + 1

@@ -1,0 +1,119 @@
+"""A replayed event is not sent again by the rules it had reached IO by before it died."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from consumer.config import Settings
+from consumer.events import InputRecord
+from consumer.events.input import Headers
+from consumer.io import IoService, ProfileCache, Sending
+from consumer.report import Outcome
+from consumer.report.dlq import REPLAY_HEADER, SENT_HEADER
+from consumer.runtime.app import load_contracts
+from consumer.runtime.deliver import Compose, Deliverer, Delivery
+from consumer.runtime.process import EventProcessor
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+REMINDER = """\
+rules:
+  - name: tari-reminder
+    event_type: payment_notice.issued
+    when: "data.get('category') == 'TARI'"
+    service: tributi
+    message:
+      subject: "Promemoria TARI"
+      markdown: |
+        Gentile contribuente, le ricordiamo l'avviso TARI di {{ data.amount_cents | euro }}
+        emesso da {{ data.payee_name }}. Può pagarlo dall'app IO entro la scadenza indicata.
+    example:
+      recipient_fiscal_code: AAAAAA00A00A000A
+      notice_number: "302100000000123456"
+      amount_cents: 18750
+      description: TARI 2026, prima rata
+      payee_name: Comune di Test
+      category: TARI
+"""
+
+
+class Accepting(Deliverer):
+    """IO accepts every message; the services asked are noted."""
+
+    def __init__(self) -> None:
+        services: Mapping[str, IoService] = {}
+        super().__init__(None, services, ProfileCache())  # type: ignore[arg-type]
+        self.asked: list[str] = []
+
+    async def deliver(
+        self,
+        service_name: str,
+        fiscal_code: str,
+        compose: Compose,
+        sending: Sending | None = None,
+    ) -> Delivery:
+        compose(())
+        self.asked.append(service_name)
+        return Delivery(Outcome.SUBMITTED, 1, "01JMESSAGE000000000000000", 201)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    shutil.copy(EXAMPLES / "rules" / "payments.yaml", tmp_path)
+    (tmp_path / "reminder.yaml").write_text(REMINDER)
+    return tmp_path
+
+
+def processor(rules: Path, deliverer: Deliverer) -> EventProcessor:
+    types, loaded = load_contracts(Settings(rules={"paths": [rules]}))
+    return EventProcessor(types, loaded, deliverer)
+
+
+def tari(*, payee: bool, headers: Headers = ()) -> InputRecord:
+    event = json.loads((EXAMPLES / "events" / "01-tari-notice.json").read_text())
+    if payee:
+        event["data"]["payee_name"] = "Comune di Demo"
+    else:
+        event["data"].pop("payee_name", None)
+    return InputRecord("tributi.events", 0, 3, None, json.dumps(event).encode(), headers)
+
+
+async def test_a_rule_failing_after_another_was_sent_names_the_sent_one(rules: Path) -> None:
+    deliverer = Accepting()
+
+    processed = await processor(rules, deliverer).process(tari(payee=False))
+
+    assert [(s.rule, s.outcome) for s in processed.statuses] == [
+        ("tari-notice", Outcome.SUBMITTED),
+        ("tari-reminder", Outcome.INVALID),
+    ]
+    assert processed.invalid is not None
+    assert processed.sent() == {"tari-notice"}
+    assert deliverer.asked == ["tari"]
+
+
+async def test_a_replayed_event_skips_the_rules_it_was_sent_by(rules: Path) -> None:
+    deliverer = Accepting()
+    replayed = ((REPLAY_HEADER, b"dlq/0/7"), (SENT_HEADER, b"tari-notice"))
+
+    processed = await processor(rules, deliverer).process(tari(payee=True, headers=replayed))
+
+    assert [(s.rule, s.outcome) for s in processed.statuses] == [
+        ("tari-reminder", Outcome.SUBMITTED)
+    ]
+    assert deliverer.asked == ["tributi"]
+    assert processed.sent() == {"tari-notice", "tari-reminder"}
+
+
+async def test_a_sent_header_on_a_record_that_is_no_replay_is_ignored(rules: Path) -> None:
+    deliverer = Accepting()
+    forged = ((SENT_HEADER, b"tari-notice,tari-reminder"),)
+
+    processed = await processor(rules, deliverer).process(tari(payee=True, headers=forged))
+
+    assert sorted(deliverer.asked) == ["tari", "tributi"]
+    assert len(processed.statuses) == 2
