@@ -22,7 +22,7 @@ from consumer.errors import FatalError
 from consumer.operations.dead_letters import DeadLetter, Selection, dead_letters
 from consumer.operations.progress import progress
 from consumer.operations.replay import Replayer, replayed_positions
-from consumer.operations.topic_reader import read_topic
+from consumer.operations.topic_reader import read_record, read_topic
 from consumer.operations.verdict import verdict
 from consumer.operations.when import parse_when
 from consumer.runtime.app import load_contracts
@@ -107,11 +107,14 @@ def show(
     found: list[DeadLetter] = []
 
     def act(settings: Settings) -> None:
-        wanted = position.removeprefix(settings.kafka.dlq_topic + "/")
-        for letter in _letters(settings, Selection()):
-            if f"{letter.record.partition}/{letter.record.offset}" == wanted:
-                found.append(letter)
-                return
+        dlq = settings.kafka.dlq_topic
+        partition, _, offset = position.removeprefix(dlq + "/").partition("/")
+        if not (partition.isdigit() and offset.isdigit()):
+            typer.echo(f"io-relay dlq show: {position!r} is not PARTITION/OFFSET", err=True)
+            raise typer.Exit(EXIT_FATAL)
+        record = read_record(settings.kafka, dlq, int(partition), int(offset))
+        if record is not None:
+            found.append(DeadLetter(dlq, record))
 
     _run("show", config, act)
     if not found:

@@ -35,14 +35,7 @@ def read_topic(
 ) -> Iterator[InputRecord]:
     """Every record of `topic` written at `since` or later (all of it without), partition by
     partition interleaved as Kafka hands them over, up to each partition's end at start."""
-    consumer = Consumer(
-        {
-            **helper_client_config(settings),
-            "group.id": "io-relay-operations",  # required by the client; never joined
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
+    consumer = _consumer(settings)
     try:
         yield from _read(consumer, topic, since)
     except KafkaException as exc:
@@ -51,10 +44,45 @@ def read_topic(
         consumer.close()
 
 
+def read_record(
+    settings: KafkaSettings, topic: str, partition: int, offset: int
+) -> InputRecord | None:
+    """The one record at `partition`/`offset`; None when there is none (never written, gone
+    with retention, or the offset of a transaction marker)."""
+    consumer = _consumer(settings)
+    try:
+        end = _ends(consumer, topic).get(partition)
+        if end is None or offset >= end:
+            return None
+        for record in _read_from(consumer, topic, {partition: offset}, {partition: end}):
+            return record if record.offset == offset else None
+        return None
+    except KafkaException as exc:
+        raise FatalError(f"cannot read {topic}: {exc.args[0]}") from None
+    finally:
+        consumer.close()
+
+
+def _consumer(settings: KafkaSettings) -> Consumer:
+    return Consumer(
+        {
+            **helper_client_config(settings),
+            "group.id": "io-relay-operations",  # required by the client; never joined
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+
+
 def _read(consumer: Consumer, topic: str, since: datetime | None) -> Iterator[InputRecord]:
     ends = _ends(consumer, topic)
-    starts = _starts(consumer, topic, list(ends), since)
-    pending = {p: end for p, end in ends.items() if starts[p] < end}
+    yield from _read_from(consumer, topic, _starts(consumer, topic, list(ends), since), ends)
+
+
+def _read_from(
+    consumer: Consumer, topic: str, starts: dict[int, int], ends: dict[int, int]
+) -> Iterator[InputRecord]:
+    pending = {p: ends[p] for p in starts if starts[p] < ends[p]}
     if not pending:
         return
     consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])

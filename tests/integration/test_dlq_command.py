@@ -161,6 +161,11 @@ def test_dead_letters_replayed_after_a_rules_fix_are_each_sent_once(
     assert "io-relay.reason" in dict(letter["headers"])
     assert letter["value"]["data"]["recipient_fiscal_code"].count("*") == 10
     assert "80A01H501Z" not in shown.stdout
+    short = cli("dlq", "show", first.removeprefix(f"{topics.dlq}/"), "-c", str(configs["broken"]))
+    assert json.loads(short.stdout) == letter
+    missing = cli("dlq", "show", "0/99999", "--config", str(configs["broken"]))
+    assert (missing.returncode, missing.stderr.strip()) == (1, "no dead letter at 0/99999")
+    assert cli("dlq", "show", "zero/one", "--config", str(configs["broken"])).returncode == 2
 
     still = cli("dlq", "replay", "--dry-run", "--config", str(configs["broken"]))
     assert still.returncode == 1
