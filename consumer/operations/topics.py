@@ -6,7 +6,9 @@
     DLQ topic       dead letters                             delete
     tracking topic  the messages under tracking              compact, only
     content topic   remote content (Premium rules)           compact, only
-    replay topic    dead letters replayed (`dlq replay`)     compact, only
+    replay topic    dead letters replayed (`dlq replay`)     compact; and delete, if it keeps
+                                                             entries as long as the DLQ keeps
+                                                             their letters
 
 `create` makes what is missing and never touches what exists; `check` reports every
 mismatch. Both speak through the AdminClient only.
@@ -32,6 +34,9 @@ from consumer.runtime.source import helper_client_config
 
 COMPACT = "compact"
 DELETE = "delete"
+COMPACT_DELETE = "compact,delete"
+FOREVER = -1
+"""retention.ms of a topic that deletes nothing by age."""
 _TIMEOUT_S = 30.0
 
 
@@ -47,6 +52,7 @@ class WantedTopic:
 class HeldTopic:
     partitions: int
     policy: str
+    retention_ms: int = FOREVER
 
 
 def wanted_topics(settings: Settings) -> list[WantedTopic]:
@@ -61,7 +67,9 @@ def wanted_topics(settings: Settings) -> list[WantedTopic]:
         topics.append(WantedTopic(kafka.tracking_topic, "tracking", COMPACT))
     if settings.content.enabled:
         topics.append(WantedTopic(kafka.content_topic, "content", COMPACT))
-    topics.append(WantedTopic(kafka.replay_topic, "replay", COMPACT))
+    # Created compact,delete with the broker's default retention, like a DLQ made alongside:
+    # an entry outlives its dead letter, and neither grows forever.
+    topics.append(WantedTopic(kafka.replay_topic, "replay", COMPACT_DELETE))
     return topics
 
 
@@ -85,6 +93,8 @@ def problems_with(wanted: Iterable[WantedTopic], held: Mapping[str, HeldTopic]) 
                 f"{topic.role} topic {topic.name}: cleanup.policy is {found.policy}: compaction "
                 "would drop records io-relay reads back"
             )
+        if topic.policy == COMPACT_DELETE:
+            problems += _replay_problems(topic, found, policies, held, wanted)
     inputs = [held[t.name].partitions for t in wanted if t.role == "input" and t.name in held]
     status = next((held.get(t.name) for t in wanted if t.role == "status"), None)
     if inputs and status is not None and status.partitions > max(inputs):
@@ -94,6 +104,35 @@ def problems_with(wanted: Iterable[WantedTopic], held: Mapping[str, HeldTopic]) 
             "the extra ones stay empty"
         )
     return problems
+
+
+def _replay_problems(
+    topic: WantedTopic,
+    found: HeldTopic,
+    policies: set[str],
+    held: Mapping[str, HeldTopic],
+    wanted: list[WantedTopic],
+) -> list[str]:
+    """The replay ledger must remember a replay as long as the DLQ holds the letter."""
+    if COMPACT not in policies:
+        return [
+            f"{topic.role} topic {topic.name}: cleanup.policy is {found.policy}, must include "
+            f"{COMPACT} (one entry per dead letter replayed)"
+        ]
+    dlq = next((held.get(t.name) for t in wanted if t.role == "dlq"), None)
+    if DELETE not in policies or dlq is None or _outlasts(found.retention_ms, dlq.retention_ms):
+        return []
+    return [
+        f"{topic.role} topic {topic.name}: retention.ms {found.retention_ms} is shorter than "
+        f"the DLQ's {dlq.retention_ms}: a dead letter would outlive the entry saying it was "
+        "replayed, and a second replay would send it again"
+    ]
+
+
+def _outlasts(retention_ms: int, other_ms: int) -> bool:
+    if retention_ms == FOREVER:
+        return True
+    return other_ms != FOREVER and retention_ms >= other_ms
 
 
 class Topics:
@@ -133,7 +172,8 @@ class Topics:
             except TimeoutError:
                 raise FatalError(f"the broker did not describe {resource.name}") from None
             policy = str(entries["cleanup.policy"].value)
-            held[resource.name] = HeldTopic(present[resource.name], policy)
+            retention = int(str(entries["retention.ms"].value))
+            held[resource.name] = HeldTopic(present[resource.name], policy, retention)
         return held
 
     def wait_for(self, names: Iterable[str]) -> None:

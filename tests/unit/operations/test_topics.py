@@ -27,7 +27,7 @@ def test_every_topic_of_the_configuration_is_wanted_with_its_policy() -> None:
         ("s", "status", "delete"),
         ("d", "dlq", "delete"),
         ("io-relay.tracking", "tracking", "compact"),
-        ("io-relay.replays", "replay", "compact"),
+        ("io-relay.replays", "replay", "compact,delete"),
     }
 
 
@@ -60,3 +60,32 @@ def test_every_mismatch_is_reported_each_on_its_own() -> None:
         "tracking topic io-relay.tracking: cleanup.policy is compact,delete" in p for p in problems
     )
     assert any("12 partitions, more than the largest input topic's 6" in p for p in problems)
+
+
+def test_a_replay_topic_compacted_only_or_keeping_entries_as_long_as_the_dlq_is_fine() -> None:
+    week = 7 * 24 * 3600 * 1000
+    for replays in (HeldTopic(1, "compact"), HeldTopic(1, "compact,delete", week)):
+        held = {**GOOD, "d": HeldTopic(1, "delete", week), "io-relay.replays": replays}
+        assert problems_with(wanted_topics(SETTINGS), held) == []
+
+
+def test_a_replay_topic_that_forgets_before_the_dlq_does_is_a_problem() -> None:
+    day, week = 24 * 3600 * 1000, 7 * 24 * 3600 * 1000
+    held = {
+        **GOOD,
+        "d": HeldTopic(1, "delete", week),
+        "io-relay.replays": HeldTopic(1, "compact,delete", day),
+    }
+
+    [problem] = problems_with(wanted_topics(SETTINGS), held)
+
+    assert problem.startswith(f"replay topic io-relay.replays: retention.ms {day} is shorter")
+    assert "a second replay would send it again" in problem
+
+
+def test_a_replay_topic_that_is_not_compacted_is_a_problem() -> None:
+    held = {**GOOD, "io-relay.replays": HeldTopic(1, "delete")}
+
+    [problem] = problems_with(wanted_topics(SETTINGS), held)
+
+    assert problem.startswith("replay topic io-relay.replays: cleanup.policy is delete")
