@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from consumer.cli_dlq import dlq_app
 from consumer.cli_remote_content import remote_content_app
+from consumer.cli_status import register as register_status
 from consumer.cli_topics import topics_app
 from consumer.config import Settings, load_settings
 from consumer.content.serve import serve_content
@@ -39,6 +40,7 @@ rules_app = typer.Typer(help="Check rules files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(remote_content_app, name="remote-content")
 app.add_typer(topics_app, name="topics")
+register_status(app)
 app.add_typer(dlq_app, name="dlq")
 
 EXIT_INVALID = 1

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from consumer.content.settings import ContentSettings
 from consumer.errors import ConfigurationError
+from consumer.history.settings import HistorySettings
 from consumer.io.client import LostSubmit
 from consumer.io.models import FISCAL_CODE_PATTERN, ULID_PATTERN
 from consumer.kafka_client import librdkafka_settings
@@ -315,6 +316,7 @@ class Settings(BaseSettings):
     tracking: TrackingSettings = TrackingSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     content: ContentSettings = ContentSettings()
+    history: HistorySettings = HistorySettings()
 
     @classmethod
     def settings_customise_sources(

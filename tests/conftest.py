@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.group",
     "tests.fixtures.prometheus",
     "tests.fixtures.content",
+    "tests.fixtures.postgres",
 ]

@@ -92,6 +92,11 @@ class StatusRecord(BaseModel):
     stage: Stage = Stage.DELIVERY
     outcome: Outcome
     io_message_id: str | None = None
+    notice_number: str | None = Field(
+        default=None,
+        description="the pagoPA notice number of the message's payment_data (delivery "
+        "records of payable messages); what `io-relay status --notice` looks for",
+    )
     attempts: int = 0
     http_status: int | None = None
     error: ErrorInfo | None = None

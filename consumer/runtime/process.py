@@ -163,7 +163,9 @@ class EventProcessor:
         self, rule: Rule, event: Event, position: InputPosition, sending: Sending | None
     ) -> tuple[StatusRecord, NewMessage]:
         delivery, message = await self._deliver_until_settled(rule, event, sending)
-        return _delivered(event, rule, position, delivery), message
+        payment = message.content.payment_data
+        notice = payment.notice_number if payment is not None else None
+        return _delivered(event, rule, position, delivery, notice), message
 
     async def _deliver_until_settled(
         self, rule: Rule, event: Event, sending: Sending | None
@@ -235,8 +237,13 @@ class EventProcessor:
 
 
 def _delivered(
-    event: Event, rule: Rule, position: InputPosition, delivery: Delivery
+    event: Event,
+    rule: Rule,
+    position: InputPosition,
+    delivery: Delivery,
+    notice_number: str | None = None,
 ) -> StatusRecord:
+    """`notice_number`: the rendered payment_data's, so a notice can be looked up later."""
     return StatusRecord(
         event_id=event.id,
         event_type=event.type,
@@ -244,6 +251,7 @@ def _delivered(
         service=rule.service,
         outcome=delivery.outcome,
         io_message_id=delivery.io_message_id,
+        notice_number=notice_number,
         attempts=delivery.attempts,
         http_status=delivery.http_status,
         error=delivery.error,
