@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from consumer.config import Settings, load_settings
-from consumer.errors import FatalError
+from consumer.errors import FatalError, TransientError
 from consumer.operations.dead_letters import DeadLetter, Selection, dead_letters
 from consumer.operations.progress import progress
 from consumer.operations.replay import Replayer, replayed_positions
@@ -197,6 +197,6 @@ def _at(letter: DeadLetter) -> str:
 def _run(command: str, config: Path | None, act: Callable[[Settings], None]) -> None:
     try:
         act(load_settings(config))
-    except FatalError as exc:
+    except (FatalError, TransientError) as exc:
         typer.echo(f"io-relay dlq {command}: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None

@@ -12,32 +12,27 @@ invalid configuration, a broker or database out of reach, a refused login).
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 
 from consumer.config import Settings, load_settings
 from consumer.errors import FatalError, TransientError
-from consumer.history.scan import Progress as Told
-from consumer.history.scan import StatusStretch, scan
+from consumer.history.scan import scan
 from consumer.history.sink import run_history
 from consumer.history.store import HistoryStore
 from consumer.observability import configure_logging
+from consumer.operations.progress import progress
+from consumer.operations.topic_reader import Stretch
+from consumer.operations.when import parse_when
 from consumer.pagopa import notice_number
 from consumer.redact import mask
 from consumer.report import StatusRecord
 
 EXIT_NONE_FOUND = 1
 EXIT_FATAL = 2
-_SPAN = re.compile(r"^(\d+)\s*([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 ConfigOption = Annotated[
     Path | None,
@@ -57,7 +52,10 @@ def status(
         str | None, typer.Option("--notice", help="A pagoPA notice number instead of an event.")
     ] = None,
     since: Annotated[
-        str, typer.Option(help="Without history.dsn: how far back to scan (90m, 24h, 7d).")
+        str,
+        typer.Option(
+            help="Without history.dsn: how far back to scan (90m, 24h, 7d, or an ISO 8601 time)."
+        ),
     ] = "24h",
     json_lines: Annotated[
         bool, typer.Option("--json", help="Each record as its JSON, one a line.")
@@ -68,7 +66,7 @@ def status(
     if (event_id is None) == (notice is None):
         _cannot_run("give an EVENT_ID or --notice, one of the two")
     try:
-        span = _span(since)
+        span = _since(since)
         notice = _notice(notice) if notice is not None else None
         settings = load_settings(config)
         records = _found(settings, event_id, notice, span)
@@ -76,7 +74,8 @@ def status(
         _cannot_run(str(exc))
     if not records:
         what = f"event {event_id}" if event_id is not None else f"notice {notice}"
-        where = "in the history" if settings.history.enabled else f"in the last {since}"
+        stretch = f"in the last {since}" if since.strip()[-1:].isalpha() else f"since {since}"
+        where = "in the history" if settings.history.enabled else stretch
         typer.echo(mask(f"no status records of {what} {where}"), err=True)
         raise typer.Exit(EXIT_NONE_FOUND)
     shown: str | None = None
@@ -131,7 +130,7 @@ def line(record: StatusRecord) -> str:
 
 
 def _found(
-    settings: Settings, event_id: str | None, notice: str | None, since: timedelta
+    settings: Settings, event_id: str | None, notice: str | None, since: datetime
 ) -> list[StatusRecord]:
     if settings.history.enabled:
         store = HistoryStore(settings.history)
@@ -141,34 +140,17 @@ def _found(
             return [record for event in events for record in store.records_of(mask(event))]
         finally:
             store.close()
-    stretch = StatusStretch(settings.kafka, since)
+    with Stretch(settings.kafka, settings.kafka.status_topic, since) as stretch:
+        passes = 2 if notice is not None else 1
+        with progress("reading the status topic", stretch.total * passes) as advance:
+            return scan(stretch, event_id=event_id, notice_number=notice, advance=advance)
+
+
+def _since(text: str) -> datetime:
     try:
-        with _progress() as told:
-            return scan(stretch, event_id=event_id, notice_number=notice, progress=told)
-    finally:
-        stretch.close()
-
-
-@contextmanager
-def _progress() -> Iterator[Told | None]:
-    """A bar on a terminal; nothing otherwise (stdout stays the records)."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(transient=True, console=None) as bar:
-        task = bar.add_task("reading the status topic", total=None)
-
-        def told(read: int, total: int) -> None:
-            bar.update(task, completed=read, total=total)
-
-        yield told
-
-
-def _span(text: str) -> timedelta:
-    found = _SPAN.match(text.strip())
-    if found is None or int(found.group(1)) == 0:
-        raise FatalError(f"--since {text!r}: a positive number and s, m, h or d (24h)")
-    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+        return parse_when(text)
+    except ValueError as exc:
+        raise FatalError(f"--since: {exc}") from None
 
 
 def _notice(text: str) -> str:

@@ -1,7 +1,8 @@
 """Progress of long operator work: a bar on a terminal, plain lines in a log or a pipe.
 
 A bar redrawn in place is unreadable once captured by `kubectl logs` or a CI job, and a
-line per item floods them; off a terminal the work says how far it got every few seconds.
+line per item floods them; off a terminal the work says how far it got every few seconds
+(and, if it said anything, that it ended).
 Both go to stderr, so stdout stays the command's answer.
 """
 
@@ -32,7 +33,7 @@ def progress(what: str, total: int | None, stream: TextIO | None = None) -> Iter
             yield advance
         return
     done = 0
-    said_at = _clock()
+    started = said_at = _clock()
 
     def count_up(n: int) -> None:
         nonlocal done, said_at
@@ -43,8 +44,9 @@ def progress(what: str, total: int | None, stream: TextIO | None = None) -> Iter
             out.flush()
 
     yield count_up
-    out.write(f"{what}: {_count(done, total)}, done\n")
-    out.flush()
+    if said_at > started:  # quick work says nothing: only what took a while says it ended
+        out.write(f"{what}: {_count(done, total)}, done\n")
+        out.flush()
 
 
 @contextmanager

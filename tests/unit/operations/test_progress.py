@@ -34,11 +34,20 @@ def test_off_a_terminal_it_says_how_far_it_got_in_plain_lines(
     assert 1 <= len(lines) - 1 <= 4  # not one line per item: one per 5 s of the fake clock
 
 
-def test_a_total_not_known_is_a_plain_count() -> None:
+def test_a_total_not_known_is_a_plain_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([0.0, 6.0, 6.0])
+    monkeypatch.setattr(progress_module, "_clock", lambda: next(clock))
     out = io.StringIO()
     with progress("reading", None, out) as advance:
         advance(3)
-    assert out.getvalue() == "reading: 3, done\n"
+    assert out.getvalue() == "reading: 3\nreading: 3, done\n"
+
+
+def test_quick_work_off_a_terminal_says_nothing() -> None:
+    out = io.StringIO()
+    with progress("reading", 10, out) as advance:
+        advance(10)
+    assert out.getvalue() == ""
 
 
 def test_on_a_terminal_it_draws_a_bar_that_ends_full() -> None:
