@@ -67,6 +67,7 @@ sandbox: install  ## the IO sandbox on :8080 with the demo's citizens
 bench: install kafka-up  ## every relay benchmark: one table, also written to docs/benchmarks.md
 	$(BIN)/python -m bench.run_all
 	$(BIN)/python -m bench.content_server
+	$(BIN)/python -m bench.dlq_replay
 
 bench-sandbox: install  ## requests/s of the sandbox on one core
 	$(BIN)/python -m bench.sandbox_throughput

@@ -37,6 +37,7 @@ from bench.harness import (
     sandbox_stats,
     tari_notice,
 )
+from bench.series import LatencySeries
 
 PARTITIONS = 4
 LATENCY_MS = 20
@@ -47,15 +48,16 @@ def _outcomes(statuses: Sequence[Read]) -> Counter[str]:
     return Counter(json.loads(s.value)["outcome"] for s in statuses)
 
 
-def _latencies_ms(events: Sequence[Read], statuses: Sequence[Read]) -> list[float]:
-    """Status create time minus its event's create time, matched by input position."""
+def _latency_samples(events: Sequence[Read], statuses: Sequence[Read]) -> list[tuple[float, float]]:
+    """(status create time in epoch s, status create time minus its event's in ms), matched
+    by input position."""
     created = {(e.partition, e.offset): e.timestamp_ms for e in events}
     latencies = []
     for status in statuses:
         position = json.loads(status.value)["input"]
         event_ms = created.get((position["partition"], position["offset"]))
         if event_ms is not None:
-            latencies.append(float(status.timestamp_ms - event_ms))
+            latencies.append((status.timestamp_ms / 1000, float(status.timestamp_ms - event_ms)))
     return latencies
 
 
@@ -86,7 +88,13 @@ def throughput(bootstrap: str, workdir: Path, events: int, max_in_flight: int) -
     ]
 
 
-def latency(bootstrap: str, workdir: Path, per_s: float, seconds: float) -> list[Row]:
+def latency(
+    bootstrap: str,
+    workdir: Path,
+    per_s: float,
+    seconds: float,
+    series: list[LatencySeries] | None = None,
+) -> list[Row]:
     count = int(per_s * seconds)
     topics: Topics = new_topics(bootstrap, "latency", PARTITIONS)
     records = [tari_notice(i, i) for i in range(count)]
@@ -102,20 +110,31 @@ def latency(bootstrap: str, workdir: Path, per_s: float, seconds: float) -> list
         statuses = read_all(bootstrap, topics.status, count)
     finally:
         delete_topics(bootstrap, topics)
-    latencies = _latencies_ms(events, statuses)
+    samples = _latency_samples(events, statuses)
+    latencies = [ms for _, ms in samples]
     assert len(latencies) == count, f"{len(latencies)} of {count} events matched"
     name = f"delivery latency: {per_s:,.0f} events/s for {seconds:.0f} s"
+    if series is not None:
+        what = "event → status record"
+        series.append(LatencySeries("delivery-latency", name, what, samples))
     return [
         Row(name, "event → status record p50", f"{percentile(latencies, 0.5):,.0f} ms"),
         Row(name, "event → status record p99", f"{percentile(latencies, 0.99):,.0f} ms"),
     ]
 
 
-def measure(events: int, paced_per_s: float, max_in_flight: int) -> list[Row]:
+def measure(
+    events: int,
+    paced_per_s: float,
+    max_in_flight: int,
+    *,
+    series: list[LatencySeries] | None = None,
+) -> list[Row]:
+    """The table's rows; the paced run's per-message latencies appended to `series`."""
     bootstrap = broker()
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as workdir:
         rows = throughput(bootstrap, Path(workdir), events, max_in_flight)
-        return rows + latency(bootstrap, Path(workdir), paced_per_s, 10.0)
+        return rows + latency(bootstrap, Path(workdir), paced_per_s, 10.0, series)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -33,6 +33,7 @@ from bench.harness import (
     sandbox_stats,
     tari_notice,
 )
+from bench.series import RateSeries, submitted, timeline
 
 CALLS, PERIOD_S = 150, 5
 ALLOWED_PER_S = CALLS / PERIOD_S
@@ -40,7 +41,8 @@ LATENCY_MS = 20
 TARGET_SHARE, TARGET_429 = 0.95, 0.01
 
 
-def measure(events: int, citizens: int) -> list[Row]:
+def measure(events: int, citizens: int, *, series: list[RateSeries] | None = None) -> list[Row]:
+    """The table's rows; the run's calls, 429s and submits per second appended to `series`."""
     bootstrap = broker()
     topics = new_topics(bootstrap, "goodput", 4)
     try:
@@ -61,6 +63,7 @@ def measure(events: int, citizens: int) -> list[Row]:
             )
             run_relay(config, Path(workdir) / "relay.log")
             stats = sandbox_stats(base_url)
+            seconds, submits = timeline(base_url), submitted(base_url)
         statuses = read_all(bootstrap, topics.status, events)
     finally:
         delete_topics(bootstrap, topics)
@@ -75,6 +78,8 @@ def measure(events: int, citizens: int) -> list[Row]:
     refused_share = refused / total
     name = f"goodput: {events:,} events at {CALLS} calls / {PERIOD_S} s"
     refusals = f"{refused_share:.2%} ({refused} of {total})"
+    if series is not None:
+        series.append(RateSeries("goodput", name, CALLS, PERIOD_S, seconds, submits))
     return [
         Row(
             name,

@@ -31,6 +31,8 @@ class Trace:
 
     seconds: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Epoch second → (calls answered, of which 429), from the sandbox."""
+    submitted: dict[int, int] = field(default_factory=dict)
+    """Epoch second → messages the sandbox accepted (201), for the plots."""
     marks: list[tuple[float, str]] = field(default_factory=list)
     """The joins and leaves after the start."""
     paces: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)

@@ -39,7 +39,6 @@ from pathlib import Path
 from statistics import mean, median
 from typing import Any
 
-import httpx
 from confluent_kafka import Producer
 
 from bench.group import Replicas, Trace, replicas
@@ -58,6 +57,7 @@ from bench.harness import (
     sandbox_stats,
     tari_notice,
 )
+from bench.series import RateSeries, submitted, timeline
 
 CALLS, PERIOD_S = 150, 5
 LATENCY_MS = 20
@@ -82,6 +82,8 @@ class Scenario:
     """Share of the events settled when one more replica joins."""
     leave_at: float | None = None
     """Share settled when the first replica gets SIGTERM."""
+    slug: str = "replicas"
+    """The stem of its picture's file name."""
 
 
 def records(scenario: Scenario) -> Iterator[tuple[int, Record]]:
@@ -100,11 +102,6 @@ def produce_placed(bootstrap: str, topic: str, placed: Iterable[tuple[int, Recor
         producer.poll(0)
     if producer.flush(60):
         raise SystemExit("bench: the backlog was not all acknowledged")
-
-
-def timeline(base_url: str) -> dict[int, tuple[int, int]]:
-    seconds = httpx.get(f"{base_url}/__sandbox/timeline", timeout=10).raise_for_status().json()
-    return {int(s["second"]): (int(s["calls"]), int(s["rate_limited"])) for s in seconds}
 
 
 def run(bootstrap: str, scenario: Scenario) -> tuple[list[Row], Trace]:
@@ -131,6 +128,7 @@ def run(bootstrap: str, scenario: Scenario) -> tuple[list[Row], Trace]:
             with replicas(config, Path(workdir), trace) as group:
                 _play(bootstrap, topics, scenario, placed, group)
             stats, trace.seconds = sandbox_stats(base_url), timeline(base_url)
+            trace.submitted = submitted(base_url)
         found = settled(bootstrap, topics, placed)
     finally:
         delete_topics(bootstrap, topics)
@@ -305,13 +303,16 @@ def _figures(scenario: Scenario, stats: dict[str, Any], trace: Trace, found: Set
 def scenarios(events: int, *, single: bool) -> list[Scenario]:
     busy = events * 5 // 7
     found = [
-        Scenario(f"replicas: 3, even load, {events:,} events", events, 3, 0.95),
+        Scenario(
+            f"replicas: 3, even load, {events:,} events", events, 3, 0.95, slug="replicas-even"
+        ),
         Scenario(
             f"replicas: 3, all {busy:,} events on one partition",
             busy,
             3,
             0.90,
             one_partition=True,
+            slug="replicas-one-partition",
         ),
         Scenario(
             f"replicas: 2, one joins, one leaves, {events:,} events",
@@ -320,16 +321,47 @@ def scenarios(events: int, *, single: bool) -> list[Scenario]:
             None,
             join_at=1 / 3,
             leave_at=2 / 3,
+            slug="replicas-join-leave",
         ),
     ]
     if single:
-        found.append(Scenario(f"replicas: 1 alone, even load, {busy:,} events", busy, 1, 0.95))
+        found.append(
+            Scenario(
+                f"replicas: 1 alone, even load, {busy:,} events",
+                busy,
+                1,
+                0.95,
+                slug="replicas-single",
+            )
+        )
     return found
 
 
-def measure(events: int = 2_100, *, single: bool = False) -> list[Row]:
+def measure(
+    events: int = 2_100, *, single: bool = False, series: list[RateSeries] | None = None
+) -> list[Row]:
+    """Every scenario's rows; each run's calls, 429s and submits per second (with the joins
+    and leaves) appended to `series`."""
     bootstrap = broker()
-    return [row for s in scenarios(events, single=single) for row in run(bootstrap, s)[0]]
+    rows: list[Row] = []
+    for scenario in scenarios(events, single=single):
+        found, trace = run(bootstrap, scenario)
+        rows += found
+        if series is not None:
+            series.append(rate_series(scenario, trace))
+    return rows
+
+
+def rate_series(scenario: Scenario, trace: Trace) -> RateSeries:
+    return RateSeries(
+        scenario.slug,
+        scenario.name,
+        CALLS,
+        PERIOD_S,
+        trace.seconds,
+        trace.submitted,
+        trace.marks,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,8 +2,10 @@
 
 Starts the local broker (deploy/local/kafka.sh) and, per scenario, the IO sandbox; runs the
 sequential baseline on the delivery and goodput scenarios so io-relay's figures read as
-ratios against it. About 17 minutes with the issues' sizes; `--quick` runs each at a tenth
-to check the machinery.
+ratios against it. The rate-limited runs (goodput, replicas) and the paced delivery-latency
+run are also drawn (`bench.plots`) as PNGs in docs/benchmarks/, which the document links.
+About 17 minutes with the issues' sizes; `--quick` runs each at a tenth to check the
+machinery.
 
     .venv/bin/python -m bench.run_all [--quick]
         [--only filter,delivery,goodput,backlog,tracking,replicas]
@@ -23,13 +25,17 @@ from bench import (
     delivery_throughput,
     filter_throughput,
     goodput,
+    plots,
     replicas,
     tracking_book,
 )
 from bench.harness import REPO, Row, broker, cores
 from bench.sequential_baseline import run_baseline
+from bench.series import LatencySeries, RateSeries
 
 DOC = REPO / "docs" / "benchmarks.md"
+PICTURES = DOC.with_suffix("")
+"""docs/benchmarks/: the PNGs, beside the document that links them."""
 TEMPLATE = Path(__file__).with_name("benchmarks.template.md")
 BASELINE_EVENTS = 600
 CALLS, PERIOD_S = goodput.CALLS, goodput.PERIOD_S
@@ -73,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     scale = 10 if options.quick else 1
     wanted = set(options.only.split(","))
     rows: list[Row] = []
+    rates: list[RateSeries] = []
+    latencies: list[LatencySeries] = []
 
     def section(name: str, run: Callable[[], list[Row]]) -> None:
         if name in wanted:
@@ -84,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     section(
         "delivery",
         lambda: _compared(
-            delivery_throughput.measure(20_000 // scale, 200.0, 256),
+            delivery_throughput.measure(20_000 // scale, 200.0, 256, series=latencies),
             _baseline(
                 "delivery",
                 BASELINE_EVENTS // scale,
@@ -98,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     section(
         "goodput",
         lambda: _compared(
-            goodput.measure(5_000 // scale, 1_000 // scale),
+            goodput.measure(5_000 // scale, 1_000 // scale, series=rates),
             _baseline(
                 "goodput",
                 BASELINE_EVENTS // scale,
@@ -111,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     section("backlog", lambda: backlog.measure(1_000_000 // scale))
     section("tracking", lambda: tracking_book.measure(50_000 // scale))
-    section("replicas", lambda: replicas.measure(2_100 // scale))
-    _write(rows, options.quick)
+    section("replicas", lambda: replicas.measure(2_100 // scale, series=rates))
+    drawn = plots.write_all(PICTURES, rates, latencies)
+    _write(rows, options.quick, _pictures(rates, latencies, drawn))
 
 
 def _print(rows: Sequence[Row]) -> None:
@@ -131,17 +140,31 @@ def _table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def _write(rows: Sequence[Row], quick: bool) -> None:
+def _pictures(
+    rates: Sequence[RateSeries], latencies: Sequence[LatencySeries], drawn: Sequence[Path]
+) -> str:
+    """Markdown images of the PNGs drawn, linked relative to the document (GitHub shows them)."""
+    if not drawn:
+        return "None this run: `--only` left out goodput, replicas and delivery."
+    titles = [series.title for series in rates] + [series.title for series in latencies]
+    return "\n\n".join(
+        f"![{title}]({DOC.stem}/{path.name})" for title, path in zip(titles, drawn, strict=True)
+    )
+
+
+def _write(rows: Sequence[Row], quick: bool, pictures: str) -> None:
     machine = f"{cores()} cores, {platform.machine()}, Python {platform.python_version()}"
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     kind = "quick run (a tenth of each size)" if quick else "full run"
     DOC.parent.mkdir(exist_ok=True)
     template = TEMPLATE.read_text(encoding="utf-8")
     DOC.write_text(
-        template.format(machine=machine, when=when, kind=kind, table=_table(rows)),
+        template.format(
+            machine=machine, when=when, kind=kind, table=_table(rows), pictures=pictures
+        ),
         encoding="utf-8",
     )
-    print(f"\n{machine}; written to {DOC.relative_to(REPO)}")
+    print(f"\n{machine}; written to {DOC.relative_to(REPO)} (pictures in {PICTURES.name}/)")
 
 
 if __name__ == "__main__":
