@@ -39,6 +39,9 @@ POD_LABELS = {"app.kubernetes.io/name": NAME}
 # io-relay content: its own name, so that no selector of the relay's picks its pods.
 CONTENT = "io-relay-content"
 CONTENT_POD_LABELS = {"app.kubernetes.io/name": CONTENT, "app.kubernetes.io/part-of": NAME}
+# io-relay history, the same way.
+HISTORY = "io-relay-history"
+HISTORY_POD_LABELS = {"app.kubernetes.io/name": HISTORY, "app.kubernetes.io/part-of": NAME}
 CONFIG_PATH = "/etc/io-relay/config.yaml"
 # The oldest Kubernetes still supported by the big managed offerings, and the newest
 # kubernetes-validate knows.
@@ -260,8 +263,10 @@ def test_core_objects_are_valid_kubernetes(objects: list[Object], version: str) 
         "ConfigMap",
         "Deployment",
         "Deployment",
+        "Deployment",
         "PodDisruptionBudget",
         "PodDisruptionBudget",
+        "Secret",
         "Secret",
         "Secret",
         "Secret",
@@ -306,7 +311,7 @@ def test_every_object_is_io_relays(objects: list[Object]) -> None:
         assert re.fullmatch(rf"{NAME}(-[a-z]+)?", obj["metadata"]["name"])
         assert "namespace" not in obj["metadata"], "the namespace comes from kubectl or an overlay"
         labels = obj["metadata"]["labels"]
-        if labels["app.kubernetes.io/name"] == CONTENT:
+        if labels["app.kubernetes.io/name"] in {CONTENT, HISTORY}:
             assert labels["app.kubernetes.io/part-of"] == NAME
         else:
             assert labels["app.kubernetes.io/name"] == NAME
@@ -627,7 +632,7 @@ def test_no_selector_picks_the_other_deployments_pods(objects: list[Object]) -> 
         for obj in objects
         if obj["kind"] == "Deployment"
     }
-    assert pods == {NAME: POD_LABELS, CONTENT: CONTENT_POD_LABELS}
+    assert pods == {NAME: POD_LABELS, CONTENT: CONTENT_POD_LABELS, HISTORY: HISTORY_POD_LABELS}
     for obj in objects:
         spec = obj.get("spec", {})
         if obj["kind"] == "Deployment":
@@ -756,3 +761,26 @@ def test_the_sealing_key_placeholder_stops_the_start(content_settings: Settings)
     """A placeholder that decoded to a key would seal with a key everyone can read."""
     with pytest.raises(ConfigurationError, match="openssl rand -base64 32"):
         content_settings.content.key_ring()
+
+
+# io-relay history: the status topic into PostgreSQL, with the relay's image and configuration
+
+
+def test_the_history_container_runs_the_sink_with_the_relays_image_config_and_a_dsn(
+    tmp_path: Path, objects: list[Object], container: Object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = the(objects, "Deployment", HISTORY)
+    pod: Object = history["spec"]["template"]["spec"]
+    (sink,) = pod["containers"]
+    assert sink["args"] == ["history", "--config", CONFIG_PATH]
+    assert sink["image"] == container["image"]
+    assert "ports" not in sink, "no HTTP: watched by its group's lag"
+    assert history["spec"]["replicas"] == 1
+
+    use_environment(monkeypatch, objects, sink)
+    settings = load_settings(rebuild_mounts(tmp_path, objects, pod, sink) / CONFIG_PATH[1:])
+
+    assert settings.history.enabled
+    assert settings.history.dsn is not None
+    assert settings.history.dsn.get_secret_value().startswith("postgresql://")
+    assert not any(variable["name"].startswith("IO_KEY_") for variable in sink["env"])
