@@ -28,6 +28,7 @@ from consumer.content.sealed import ContentKeys, ContentReference
 from consumer.content.sources import Document, DocumentGone, DocumentRefused, DocumentSources
 from consumer.errors import ContentNotFound, TransientError
 from consumer.io.models import FISCAL_CODE_PATTERN
+from consumer.serving import send_json
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class ContentApp:
                 raise _Answer(405, "bad_request", "Only GET is served.")
             reference = self._open(scope, message_id)
             if attachment_url is None:
-                await _send_json(response.send, 200, self._details(reference))
+                await send_json(response.send, 200, self._details(reference))
             else:
                 outcome = await self._attachment(reference, attachment_url, response, receive)
         except _Answer as answer:
@@ -240,12 +241,6 @@ class AttachmentCutShort(Exception):
 
 def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
-
-
-async def _send_json(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_problem(send: Send, answer: _Answer) -> None:

@@ -10,10 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
-import sys
-from collections.abc import Generator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -26,40 +22,12 @@ from consumer.content.sources import DocumentSources
 from consumer.errors import ConfigurationError, FatalError
 from consumer.observability.server import OperationsServer
 from consumer.runtime.source import helper_client_config
+from consumer.serving import AnnouncingServer
 
 log = logging.getLogger(__name__)
 
 # IO's backend waits for its answers for seconds, not minutes: a stop lets them finish.
 SHUTDOWN_GRACE_S = 10
-
-
-class _AnnouncingServer(uvicorn.Server):
-    """Prints `io-relay content listening on http://HOST:PORT` once bound (port 0 included):
-    scripts and tests wait for the line."""
-
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        """SIGTERM and SIGINT stop it gracefully, and the process then exits 0: uvicorn's own
-        handling raises the signal again once stopped, which reads as a crash."""
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.handle_exit, signum, None)
-        try:
-            yield
-        finally:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.should_exit or not self.servers:
-            return
-        port = self.servers[0].sockets[0].getsockname()[1]
-        print(
-            f"io-relay content listening on http://{self.config.host}:{port}",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 class _CutsAreLoggedAlready(logging.Filter):
@@ -113,7 +81,7 @@ async def serve_content(settings: Settings) -> None:
         log_config=None,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    server = _AnnouncingServer(config)
+    server = AnnouncingServer(config, "io-relay content")
     loop = asyncio.get_running_loop()
 
     def stop() -> None:  # on the reader's thread

@@ -18,6 +18,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry, make_asgi_app
 
 from consumer.errors import ConfigurationError
+from consumer.serving import send_json
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +40,16 @@ def operations_app(registry: CollectorRegistry, readiness: Readiness) -> Any:
         if path == "/metrics":
             await metrics(scope, receive, send)
         elif path == "/healthz":
-            await _json(send, 200, {"alive": True})
+            await send_json(send, 200, json.dumps({"alive": True}).encode())
         elif path == "/readyz":
             problems = readiness()
-            await _json(
-                send, 503 if problems else 200, {"ready": not problems, "problems": problems}
-            )
+            ready = {"ready": not problems, "problems": problems}
+            await send_json(send, 503 if problems else 200, json.dumps(ready).encode())
         else:
-            await _json(send, 404, {"error": f"no such endpoint: {path}"})
+            missing = {"error": f"no such endpoint: {path}"}
+            await send_json(send, 404, json.dumps(missing).encode())
 
     return app
-
-
-async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 class _Server(uvicorn.Server):
