@@ -148,8 +148,7 @@ class ContentKeys:
 
     def unknown_key(self, message_id: str) -> str | None:
         """The key id an id of ours names, when the ring does not hold it (for the log)."""
-        version, _, rest = message_id.partition(".")
-        key_id = rest.partition(".")[0]
+        version, key_id, _ = _parts(message_id)
         if version != VERSION or key_id in self._keys or not re.fullmatch(KEY_ID_PATTERN, key_id):
             return None
         return key_id
@@ -157,8 +156,7 @@ class ContentKeys:
     def open(self, message_id: str, fiscal_code: str | None) -> ContentReference:
         """The reference, if `message_id` is one of ours and `fiscal_code` its recipient's;
         else ContentNotFound, the same for every way of being wrong."""
-        version, _, rest = message_id.partition(".")
-        key_id, _, text = rest.partition(".")
+        version, key_id, text = _parts(message_id)
         aead = self._keys.get(key_id)
         if version != VERSION or aead is None or fiscal_code is None:
             raise ContentNotFound
@@ -171,6 +169,13 @@ class ContentKeys:
         if not hmac.compare_digest(reference.recipient, self.recipient(fiscal_code, key_id)):
             raise ContentNotFound
         return reference
+
+
+def _parts(message_id: str) -> tuple[str, str, str]:
+    """`v1.<key id>.<sealed>` as its three parts (empty where missing)."""
+    version, _, rest = message_id.partition(".")
+    key_id, _, sealed = rest.partition(".")
+    return version, key_id, sealed
 
 
 def _derived(key: bytes, purpose: bytes) -> bytes:
