@@ -9,8 +9,10 @@ configuration, brokers unreachable, a topic missing, a replay fenced or refused)
 from __future__ import annotations
 
 import json
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +23,7 @@ from consumer.config import Settings, load_settings
 from consumer.errors import FatalError, TransientError
 from consumer.operations.dead_letters import DeadLetter, Selection, dead_letters
 from consumer.operations.progress import progress
-from consumer.operations.replay import Replayer, replayed_positions
+from consumer.operations.replay import Replayer, replayed_origins
 from consumer.operations.topic_reader import read_record, read_topic
 from consumer.operations.verdict import verdict
 from consumer.operations.when import parse_when
@@ -149,11 +151,12 @@ def replay(
         if dry_run:
             refused = _dry_run(settings, selection)
             return
-        replayer = Replayer(settings.kafka)
-        done = replayed_positions(settings.kafka)
-        with progress("replaying dead letters", None) as advance:
-            count = replayer.replay(_letters(settings, selection), done, advance)
-        replayer.close()
+        with (
+            _stopped_by_sigterm(),
+            Replayer(settings.kafka) as replayer,
+            progress("replaying dead letters", None) as advance,
+        ):
+            count = replayer.replay(_letters(settings, selection), advance)
         typer.echo(f"replayed {count.replayed}, already replayed {count.already}")
         for topic, skipped in sorted(count.elsewhere.items()):
             typer.echo(f"skipped {skipped}: read from {topic}, not an input topic")
@@ -166,17 +169,18 @@ def replay(
 def _dry_run(settings: Settings, selection: Selection) -> bool:
     """Print each selected letter's verdict and a count of each; True if any is refused."""
     types, rules = load_contracts(settings)
-    done = replayed_positions(settings.kafka)
+    done = replayed_origins(settings.kafka)
     inputs = set(settings.kafka.input_topics)
     verdicts: Counter[str] = Counter()
     for letter in _letters(settings, selection):
-        if letter.position in done:
-            typer.echo(f"{letter.position}  already replayed")
-            verdicts["already replayed"] += 1
-        elif letter.input_topic not in inputs:
+        if letter.origin is None or letter.input_topic not in inputs:
             typer.echo(f"{letter.position}  not replayed: read from {letter.input_topic}")
             verdicts["not an input topic"] += 1
+        elif letter.origin in done:
+            typer.echo(f"{letter.position}  already replayed ({letter.origin})")
+            verdicts["already replayed"] += 1
         else:
+            done.add(letter.origin)  # a second copy of it would not be replayed
             found = verdict(letter, types, rules)
             typer.echo(found.line(letter))
             verdicts[f"would {found.would}"] += 1
@@ -194,9 +198,30 @@ def _at(letter: DeadLetter) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else "-"
 
 
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM as Ctrl-C: the transaction under way is aborted, not left to time out."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(command: str, config: Path | None, act: Callable[[Settings], None]) -> None:
     try:
         act(load_settings(config))
     except (FatalError, TransientError) as exc:
         typer.echo(f"io-relay dlq {command}: {exc}", err=True)
+        raise typer.Exit(EXIT_FATAL) from None
+    except KeyboardInterrupt:
+        typer.echo(
+            f"io-relay dlq {command}: interrupted; what was replayed stays replayed, "
+            "run it again for the rest",
+            err=True,
+        )
         raise typer.Exit(EXIT_FATAL) from None

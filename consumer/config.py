@@ -48,6 +48,8 @@ _RESERVED_KAFKA_SETTINGS = frozenset(
         "bootstrap.servers",
         "enable.idempotence",
         "acks",
+        # read_committed: a replay's aborted transaction must stay unseen (operations/replay.py)
+        "isolation.level",
     }
 )
 

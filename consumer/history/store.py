@@ -18,6 +18,7 @@ a DSN may hold a password.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -26,12 +27,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from pydantic import ValidationError
 
 from consumer.errors import AuthenticationFault, FatalError, TransientError
 from consumer.history.records import Located
 from consumer.history.settings import HistorySettings
 from consumer.redact import mask
 from consumer.report import StatusRecord
+
+log = logging.getLogger(__name__)
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -74,21 +78,25 @@ _LOGIN_REFUSED = "28"  # SQLSTATE class 28: invalid authorization specification
 def row(item: Located) -> tuple[object, ...]:
     """The table's columns of one record, in `_INSERT`'s order."""
     record = item.record
+    # PostgreSQL's text and jsonb refuse the NUL character, and a record it refuses would
+    # stop the history for good: NUL becomes the replacement character, in every column.
     return (
         item.topic,
         item.partition,
         item.offset,
-        record.event_id,
-        record.notice_number,
-        record.rule,
-        record.service,
+        _text(record.event_id),
+        _text(record.notice_number),
+        _text(record.rule),
+        _text(record.service),
         record.stage.value,
         record.outcome.value,
         record.at,
-        # jsonb refuses the NUL character, and a record it refuses would stop the history
-        # for good: it becomes the replacement character.
         item.raw.replace("\\u0000", "\\ufffd"),
     )
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\ufffd")
 
 
 def scrub(text: str, dsn: str) -> str:
@@ -105,6 +113,15 @@ def scrub(text: str, dsn: str) -> str:
     text = _URI_PASSWORD.sub(r"\1***@", text)
     first = text.strip().splitlines()[0] if text.strip() else "no detail"
     return mask(first)
+
+
+def _readable(raw: str) -> StatusRecord | None:
+    """A stored record, or None for one this version cannot read (a newer io-relay's)."""
+    try:
+        return StatusRecord.model_validate_json(raw)
+    except ValidationError:
+        log.warning("a stored status record this version cannot read was left out")
+        return None
 
 
 class HistoryStore:
@@ -150,7 +167,7 @@ class HistoryStore:
         statement = sql.SQL(_RECORDS_OF).format(table=sql.Identifier(self._table))
         with self._translated("cannot read the history") as connection:
             found = connection.execute(statement, (event_id,)).fetchall()
-        return [StatusRecord.model_validate_json(raw) for (raw,) in found]
+        return [record for (raw,) in found if (record := _readable(raw)) is not None]
 
     def events_of_notice(self, notice_number: str) -> list[str]:
         """The events whose delivery records carry this notice number, the earliest first."""
@@ -169,7 +186,11 @@ class HistoryStore:
         try:
             if self._connection is None or self._connection.closed:
                 self._connection = psycopg.connect(
-                    self._dsn, autocommit=True, connect_timeout=self._timeout_s
+                    self._dsn,
+                    autocommit=True,
+                    connect_timeout=self._timeout_s,
+                    # A stuck database must not hold a SIGTERM (or `status`) for ever.
+                    options=f"-c statement_timeout={int(self._timeout_s * 1000)}",
                 )
             yield self._connection
         except psycopg.errors.UndefinedTable:

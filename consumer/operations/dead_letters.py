@@ -26,7 +26,7 @@ class DeadLetter:
 
     @property
     def position(self) -> str:
-        """How `show` and `replay` name it, and the replay ledger's key."""
+        """Where it sits in the DLQ: how `list` and `show` name it."""
         return f"{self.dlq_topic}/{self.record.partition}/{self.record.offset}"
 
     @property
@@ -57,8 +57,21 @@ class DeadLetter:
 
     @property
     def input_partition(self) -> int | None:
-        text = self.diagnosis("input.partition")
-        return int(text) if text is not None and text.isdigit() else None
+        return _number(self.diagnosis("input.partition"))
+
+    @property
+    def input_offset(self) -> int | None:
+        return _number(self.diagnosis("input.offset"))
+
+    @property
+    def origin(self) -> str | None:
+        """Where the record was first read, `topic/partition/offset`: one input record
+        dead-lettered twice has two positions in the DLQ and one origin. The replay ledger's
+        key."""
+        topic, partition, offset = self.input_topic, self.input_partition, self.input_offset
+        if topic is None or partition is None or offset is None:
+            return None
+        return f"{topic}/{partition}/{offset}"
 
     @property
     def replay_of(self) -> str | None:
@@ -81,7 +94,7 @@ class DeadLetter:
         return InputRecord(
             topic=self.input_topic or "?",
             partition=self.input_partition or 0,
-            offset=int(self.diagnosis("input.offset") or 0),
+            offset=self.input_offset or 0,
             key=self.record.key,
             value=self.record.value,
             headers=self.original_headers,
@@ -108,7 +121,7 @@ class DeadLetter:
             "input": {
                 "topic": self.input_topic,
                 "partition": self.input_partition,
-                "offset": self.diagnosis("input.offset"),
+                "offset": self.input_offset,
             },
             "key": _text(self.record.key),
             "headers": [[k, _text(v)] for k, v in self.record.headers],
@@ -150,6 +163,10 @@ def dead_letters(
         letter = DeadLetter(dlq_topic, record)
         if selection.admits(letter):
             yield letter
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isascii() and text.isdigit() else None
 
 
 def _text(raw: bytes | None) -> str | None:

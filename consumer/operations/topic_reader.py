@@ -66,28 +66,34 @@ class Stretch:
 
     def read(self, advance: Advance | None = None) -> Iterator[InputRecord]:
         """Every record of the stretch, each partition in offset order."""
-        pending = {p: end for p, (begin, end) in self.bounds.items() if begin < end}
+        yield from self._read(self.bounds, advance)
+
+    def _read(
+        self, bounds: dict[int, tuple[int, int]], advance: Advance | None = None
+    ) -> Iterator[InputRecord]:
+        pending = {p: end for p, (begin, end) in bounds.items() if begin < end}
         if not pending:
             return
-        self._call(
-            self._consumer.assign,
-            [TopicPartition(self.topic, p, self.bounds[p][0]) for p in pending],
-        )
+        assignment = [TopicPartition(self.topic, p, bounds[p][0]) for p in pending]
+        self._call(self._consumer.assign, assignment)
+        self._call(self._consumer.resume, assignment)  # paused at the end of a read before
         quiet_since = time.monotonic()
         while pending:
             messages = self._call(self._consumer.consume, _BATCH, 1.0)
+            read = 0
             for message in messages:
                 record = self._record(message)
                 end = pending.get(record.partition)
                 if end is None or record.offset >= end:
                     continue
+                read += 1
                 if record.offset + 1 >= end:
-                    del pending[record.partition]
+                    self._finished(pending, record.partition)
                 if self._in_time(record):
                     yield record
-            if advance is not None and messages:
-                advance(len(messages))
-            if messages:
+            if advance is not None and read:
+                advance(read)
+            if read:
                 quiet_since = time.monotonic()
                 continue
             self._drop_finished(pending)
@@ -103,8 +109,7 @@ class Stretch:
         begin, end = self.bounds.get(partition, (0, 0))
         if not begin <= offset < end:
             return None
-        self.bounds = {partition: (offset, end)}
-        for record in self.read():
+        for record in self._read({partition: (offset, end)}):
             return record if record.offset == offset else None
         return None
 
@@ -138,7 +143,12 @@ class Stretch:
         partitions = [TopicPartition(self.topic, p) for p in list(pending)]
         for tp in self._call(self._consumer.position, partitions):
             if tp.offset >= pending[tp.partition]:
-                del pending[tp.partition]
+                self._finished(pending, tp.partition)
+
+    def _finished(self, pending: dict[int, int], partition: int) -> None:
+        """Read to its end: fetch no more of it (what was written since is not ours)."""
+        del pending[partition]
+        self._call(self._consumer.pause, [TopicPartition(self.topic, partition)])
 
     def _bounds(self) -> dict[int, tuple[int, int]]:
         metadata = self._call(self._consumer.list_topics, self.topic, _TIMEOUT_S)
@@ -157,6 +167,9 @@ class Stretch:
             return {p: (low, high) for p, (low, high) in watermarks.items()}
         wanted = [TopicPartition(self.topic, p, self._since_ms) for p in watermarks]
         starts = self._call(self._consumer.offsets_for_times, wanted, _TIMEOUT_S)
+        failed = [tp for tp in starts if tp.error is not None]
+        if failed:
+            raise _translated(failed[0].error, self.topic)
         # -1: no record at or after `since` in that partition.
         return {
             tp.partition: (tp.offset if tp.offset >= 0 else high, high)

@@ -6,9 +6,9 @@
     DLQ topic       dead letters                             delete
     tracking topic  the messages under tracking              compact, only
     content topic   remote content (Premium rules)           compact, only
-    replay topic    dead letters replayed (`dlq replay`)     compact; and delete, if it keeps
-                                                             entries as long as the DLQ keeps
-                                                             their letters
+    replay topic    dead letters replayed (`dlq replay`)     compact; and delete only if it
+                                                             keeps entries longer than the DLQ
+                                                             can keep their letters
 
 `create` makes what is missing and never touches what exists; `check` reports every
 mismatch. Both speak through the AdminClient only.
@@ -34,7 +34,7 @@ from consumer.runtime.source import helper_client_config
 
 COMPACT = "compact"
 DELETE = "delete"
-COMPACT_DELETE = "compact,delete"
+COMPACT_MAY_EXPIRE = "compact, or compact,delete outliving the DLQ"
 FOREVER = -1
 """retention.ms of a topic that deletes nothing by age."""
 _TIMEOUT_S = 30.0
@@ -47,12 +47,17 @@ class WantedTopic:
     """What io-relay does with it, for the messages: `input`, `status`, `dlq`, ..."""
     policy: str
 
+    @property
+    def created_with(self) -> str:
+        return COMPACT if self.policy == COMPACT_MAY_EXPIRE else self.policy
+
 
 @dataclass(frozen=True, slots=True)
 class HeldTopic:
     partitions: int
     policy: str
     retention_ms: int = FOREVER
+    segment_ms: int = 7 * 24 * 3600 * 1000
 
 
 def wanted_topics(settings: Settings) -> list[WantedTopic]:
@@ -67,9 +72,7 @@ def wanted_topics(settings: Settings) -> list[WantedTopic]:
         topics.append(WantedTopic(kafka.tracking_topic, "tracking", COMPACT))
     if settings.content.enabled:
         topics.append(WantedTopic(kafka.content_topic, "content", COMPACT))
-    # Created compact,delete with the broker's default retention, like a DLQ made alongside:
-    # an entry outlives its dead letter, and neither grows forever.
-    topics.append(WantedTopic(kafka.replay_topic, "replay", COMPACT_DELETE))
+    topics.append(WantedTopic(kafka.replay_topic, "replay", COMPACT_MAY_EXPIRE))
     return topics
 
 
@@ -93,7 +96,7 @@ def problems_with(wanted: Iterable[WantedTopic], held: Mapping[str, HeldTopic]) 
                 f"{topic.role} topic {topic.name}: cleanup.policy is {found.policy}: compaction "
                 "would drop records io-relay reads back"
             )
-        if topic.policy == COMPACT_DELETE:
+        if topic.policy == COMPACT_MAY_EXPIRE:
             problems += _replay_problems(topic, found, policies, held, wanted)
     inputs = [held[t.name].partitions for t in wanted if t.role == "input" and t.name in held]
     status = next((held.get(t.name) for t in wanted if t.role == "status"), None)
@@ -113,26 +116,24 @@ def _replay_problems(
     held: Mapping[str, HeldTopic],
     wanted: list[WantedTopic],
 ) -> list[str]:
-    """The replay ledger must remember a replay as long as the DLQ holds the letter."""
+    """The replay ledger must remember a replay as long as the DLQ holds the letter: Kafka
+    deletes whole segments, so a letter may outlive the DLQ's retention.ms by its segment.ms."""
     if COMPACT not in policies:
         return [
             f"{topic.role} topic {topic.name}: cleanup.policy is {found.policy}, must include "
             f"{COMPACT} (one entry per dead letter replayed)"
         ]
     dlq = next((held.get(t.name) for t in wanted if t.role == "dlq"), None)
-    if DELETE not in policies or dlq is None or _outlasts(found.retention_ms, dlq.retention_ms):
+    if DELETE not in policies or dlq is None or found.retention_ms == FOREVER:
+        return []
+    if dlq.retention_ms != FOREVER and found.retention_ms >= dlq.retention_ms + dlq.segment_ms:
         return []
     return [
-        f"{topic.role} topic {topic.name}: retention.ms {found.retention_ms} is shorter than "
-        f"the DLQ's {dlq.retention_ms}: a dead letter would outlive the entry saying it was "
-        "replayed, and a second replay would send it again"
+        f"{topic.role} topic {topic.name}: cleanup.policy {found.policy} with retention.ms "
+        f"{found.retention_ms} may forget a replay while the DLQ still holds the letter (its "
+        f"retention.ms plus segment.ms); a second replay would send it again: make it "
+        f"{COMPACT} only"
     ]
-
-
-def _outlasts(retention_ms: int, other_ms: int) -> bool:
-    if retention_ms == FOREVER:
-        return True
-    return other_ms != FOREVER and retention_ms >= other_ms
 
 
 class Topics:
@@ -173,7 +174,8 @@ class Topics:
                 raise FatalError(f"the broker did not describe {resource.name}") from None
             policy = str(entries["cleanup.policy"].value)
             retention = int(str(entries["retention.ms"].value))
-            held[resource.name] = HeldTopic(present[resource.name], policy, retention)
+            segment = int(str(entries["segment.ms"].value))
+            held[resource.name] = HeldTopic(present[resource.name], policy, retention, segment)
         return held
 
     def wait_for(self, names: Iterable[str]) -> None:
@@ -199,7 +201,7 @@ class Topics:
                 topic.name,
                 num_partitions=partitions,
                 replication_factor=replication,
-                config={"cleanup.policy": topic.policy},
+                config={"cleanup.policy": topic.created_with},
             )
             for topic in wanted
         ]

@@ -17,7 +17,10 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     ago = _AGO.match(text)
     if ago:
         amount, unit = ago.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise ValueError(f"{text!r} is further back than any record") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -32,6 +32,9 @@ from consumer.track import TrackingRecord, start_tracking
 log = logging.getLogger(__name__)
 
 _SENT = frozenset({Outcome.SUBMITTED, Outcome.UNKNOWN, Outcome.DUPLICATE})
+_MAY_HAVE_REACHED_IO = _SENT | {Outcome.FAILED}
+"""A FAILED's earlier try may have reached IO with its answer lost (see _deliver_until_settled):
+a replay does not try it again."""
 _NEVER_SUBMITTED = frozenset(
     {Outcome.NOT_SENT_PROFILE_NOT_FOUND, Outcome.NOT_SENT_SENDER_NOT_ALLOWED}
 )
@@ -69,7 +72,11 @@ class Processed:
     def sent(self) -> frozenset[str]:
         """The rules of this event that reached IO, now or before a replay: a dead letter
         names them, so a replay of it sends them no second time."""
-        now = {s.rule for s in self.statuses if s.rule is not None and s.outcome in _SENT}
+        now = {
+            s.rule
+            for s in self.statuses
+            if s.rule is not None and s.outcome in _MAY_HAVE_REACHED_IO
+        }
         return self.sent_before | now
 
 
@@ -109,20 +116,19 @@ class EventProcessor:
         except DecodeError as error:
             invalid = _invalid(error.event_id, error.event_type, None, position, error)
             return _unless_reported(prior, invalid, error)
+        sent_before = sent_before_replay(record)
         try:
-            matched = route(self._rules, event)
+            matched = [rule for rule in route(self._rules, event) if rule.name not in sent_before]
         except InvalidEvent as error:
             invalid = _invalid(event.id, event.type, None, position, error)
             return replace(_unless_reported(prior, invalid, error), event_type=event.type)
-        if not matched:
+        if not matched:  # a replay whose every rule was sent before too: its one record
             if None in prior:
                 return Processed([], event_type=event.type)
             skipped = StatusRecord(
                 event_id=event.id, event_type=event.type, outcome=Outcome.SKIPPED, input=position
             )
             return Processed([skipped], event_type=event.type)
-        sent_before = sent_before_replay(record)
-        matched = [rule for rule in matched if rule.name not in sent_before]
         processed = await self._send_all(matched, event, position, prior, sending)
         return replace(processed, sent_before=sent_before)
 

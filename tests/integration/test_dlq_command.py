@@ -18,7 +18,7 @@ from consumer.config import KafkaSettings
 from consumer.errors import FatalError, RenderError
 from consumer.events import InputRecord
 from consumer.operations.dead_letters import DeadLetter, Selection, dead_letters
-from consumer.operations.replay import Replayer, replayed_positions
+from consumer.operations.replay import Replayer
 from consumer.operations.topic_reader import read_topic
 from consumer.report.dlq import dead_letter
 from tests.fixtures.kafka import TopicFactory
@@ -202,7 +202,7 @@ def test_dead_letters_replayed_after_a_rules_fix_are_each_sent_once(
     assert sum(value is not None for value in replay_of) == EVENTS + 1
 
 
-def test_a_second_replay_fences_the_first_out_and_no_letter_is_replayed_twice(
+def test_a_second_replay_fences_the_first_out_and_no_record_is_replayed_twice(
     kafka_bootstrap: str, new_topic: TopicFactory
 ) -> None:
     settings = KafkaSettings(
@@ -211,7 +211,8 @@ def test_a_second_replay_fences_the_first_out_and_no_letter_is_replayed_twice(
         dlq_topic=new_topic("dlq"),
         replay_topic=new_topic("replays", config={"cleanup.policy": "compact"}),
     )
-    for index in range(3):
+    # Input record 0 is dead-lettered twice (read again after a crash): one origin, two letters.
+    for index in (0, 1, 2, 0):
         key, value, _ = tari_event(index)
         original = InputRecord(settings.input_topics[0], index % 2, index, key, value)
         dead = dead_letter(original, RenderError("broken", rule="tari-notice"))
@@ -224,12 +225,12 @@ def test_a_second_replay_fences_the_first_out_and_no_letter_is_replayed_twice(
     first = Replayer(settings)
     second = Replayer(settings)  # same transactional id: the first is fenced out
     with pytest.raises(FatalError, match="another io-relay dlq replay started"):
-        first.replay(letters(), set())
-    count = second.replay(letters(), replayed_positions(settings))
-    again = Replayer(settings).replay(letters(), replayed_positions(settings))
+        first.replay(letters())
+    count = second.replay(letters())
+    again = Replayer(settings).replay(letters())
 
-    assert (count.replayed, count.already) == (3, 0)
-    assert (again.replayed, again.already) == (0, 3)
+    assert (count.replayed, count.already) == (3, 1)
+    assert (again.replayed, again.already) == (0, 4)
     replayed = consume_all(kafka_bootstrap, settings.input_topics[0])
     assert sorted((m.partition, dict(m.headers)["io-relay.replay-of"]) for m in replayed) == [
         (0, f"{settings.dlq_topic}/0/0".encode()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consumer.config import Settings
 from consumer.operations.topics import HeldTopic, problems_with, wanted_topics
 
@@ -27,7 +29,7 @@ def test_every_topic_of_the_configuration_is_wanted_with_its_policy() -> None:
         ("s", "status", "delete"),
         ("d", "dlq", "delete"),
         ("io-relay.tracking", "tracking", "compact"),
-        ("io-relay.replays", "replay", "compact,delete"),
+        ("io-relay.replays", "replay", "compact, or compact,delete outliving the DLQ"),
     }
 
 
@@ -62,24 +64,35 @@ def test_every_mismatch_is_reported_each_on_its_own() -> None:
     assert any("12 partitions, more than the largest input topic's 6" in p for p in problems)
 
 
-def test_a_replay_topic_compacted_only_or_keeping_entries_as_long_as_the_dlq_is_fine() -> None:
-    week = 7 * 24 * 3600 * 1000
-    for replays in (HeldTopic(1, "compact"), HeldTopic(1, "compact,delete", week)):
-        held = {**GOOD, "d": HeldTopic(1, "delete", week), "io-relay.replays": replays}
+def test_a_replay_topic_compacted_only_or_outliving_the_dlqs_segments_is_fine() -> None:
+    day, week = 24 * 3600 * 1000, 7 * 24 * 3600 * 1000
+    dlq = HeldTopic(1, "delete", week, segment_ms=day)
+    for replays in (
+        HeldTopic(1, "compact"),
+        HeldTopic(1, "compact,delete", week + day),
+        HeldTopic(1, "compact,delete"),  # retention.ms -1: forever
+    ):
+        held = {**GOOD, "d": dlq, "io-relay.replays": replays}
         assert problems_with(wanted_topics(SETTINGS), held) == []
 
 
-def test_a_replay_topic_that_forgets_before_the_dlq_does_is_a_problem() -> None:
-    day, week = 24 * 3600 * 1000, 7 * 24 * 3600 * 1000
+@pytest.mark.parametrize(
+    "dlq_retention_ms",
+    [7 * 24 * 3600 * 1000, -1],  # as long as the ledger, but a segment may outlive it; forever
+)
+def test_a_replay_topic_that_may_forget_before_the_dlq_does_is_a_problem(
+    dlq_retention_ms: int,
+) -> None:
+    week = 7 * 24 * 3600 * 1000
     held = {
         **GOOD,
-        "d": HeldTopic(1, "delete", week),
-        "io-relay.replays": HeldTopic(1, "compact,delete", day),
+        "d": HeldTopic(1, "delete", dlq_retention_ms),
+        "io-relay.replays": HeldTopic(1, "compact,delete", week),
     }
 
     [problem] = problems_with(wanted_topics(SETTINGS), held)
 
-    assert problem.startswith(f"replay topic io-relay.replays: retention.ms {day} is shorter")
+    assert problem.startswith("replay topic io-relay.replays: cleanup.policy compact,delete")
     assert "a second replay would send it again" in problem
 
 

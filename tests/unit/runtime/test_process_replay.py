@@ -117,3 +117,39 @@ async def test_a_sent_header_on_a_record_that_is_no_replay_is_ignored(rules: Pat
 
     assert sorted(deliverer.asked) == ["tari", "tributi"]
     assert len(processed.statuses) == 2
+
+
+async def test_a_replay_whose_every_rule_was_sent_before_gets_one_skipped_record(
+    rules: Path,
+) -> None:
+    deliverer = Accepting()
+    replayed = ((REPLAY_HEADER, b"dlq/0/7"), (SENT_HEADER, b"tari-notice,tari-reminder"))
+
+    processed = await processor(rules, deliverer).process(tari(payee=True, headers=replayed))
+
+    assert [(s.rule, s.outcome) for s in processed.statuses] == [(None, Outcome.SKIPPED)]
+    assert deliverer.asked == []
+
+
+class FailingTari(Accepting):
+    """IO refuses the tari service's messages for good."""
+
+    async def deliver(
+        self,
+        service_name: str,
+        fiscal_code: str,
+        compose: Compose,
+        sending: Sending | None = None,
+    ) -> Delivery:
+        if service_name == "tari":
+            return Delivery(Outcome.FAILED, 3, None, 400)
+        return await super().deliver(service_name, fiscal_code, compose, sending)
+
+
+async def test_a_failed_rule_counts_as_sent_an_earlier_try_may_have_reached_io(
+    rules: Path,
+) -> None:
+    processed = await processor(rules, FailingTari()).process(tari(payee=False))
+
+    assert processed.invalid is not None
+    assert processed.sent() == {"tari-notice"}
