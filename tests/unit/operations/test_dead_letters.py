@@ -117,3 +117,19 @@ def test_a_selection_admits_a_letter_only_when_every_criterion_holds(
     selection: Selection, admitted: bool
 ) -> None:
     assert selection.admits(letter()) is admitted
+
+
+def test_the_origin_is_where_the_record_was_first_read() -> None:
+    assert letter().origin == "events/2/41"
+
+
+def test_a_letter_with_hand_made_diagnosis_headers_has_no_origin_and_does_not_crash() -> None:
+    found = letter()
+    headers = tuple(
+        (k, b"forty-one" if k == "io-relay.input.offset" else v) for k, v in found.record.headers
+    )
+    record = InputRecord("dlq", 0, 7, found.record.key, found.record.value, headers)
+    odd = DeadLetter("dlq", record)
+
+    assert odd.origin is None
+    assert odd.as_input().offset == 0

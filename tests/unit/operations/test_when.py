@@ -37,3 +37,8 @@ def test_an_offset_given_is_kept() -> None:
 def test_anything_else_is_refused_with_the_forms_that_work(text: str) -> None:
     with pytest.raises(ValueError, match=r"30m, 2h, 7d.*ISO 8601"):
         parse_when(text, NOW)
+
+
+def test_a_duration_further_back_than_time_itself_is_refused_in_words() -> None:
+    with pytest.raises(ValueError, match="further back than any record"):
+        parse_when("99999999d", NOW)
