@@ -8,14 +8,15 @@ from typing import Any
 from jinja2 import Template
 from jinja2.environment import TemplateExpression
 
+from consumer.rules.fields import FieldTemplate
 from consumer.rules.link_hosts import Link, LinkHosts
 from consumer.rules.model import RuleSpec
 
 
 @dataclass(frozen=True, slots=True)
 class Texts:
-    subject: Template
-    markdown: Template
+    subject: FieldTemplate
+    markdown: FieldTemplate
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,9 @@ class Rule:
     spec: RuleSpec
     origin: str
     condition: TemplateExpression | None
-    recipient: Template
+    recipient: FieldTemplate
     texts: dict[str, Texts]
-    templates: dict[str, Template] = field(default_factory=dict)
+    templates: dict[str, FieldTemplate] = field(default_factory=dict)
     literals: dict[str, Any] = field(default_factory=dict)
     link: Link = field(default_factory=lambda: LinkHosts.of().link())
     """What the markdown's `link()` calls: the helper, within the rule's allowed hosts."""

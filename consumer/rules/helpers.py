@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency
 
 from consumer.io.models import format_timestamp
 from consumer.pagopa import notice_number
@@ -34,7 +33,8 @@ __all__ = [
 ]
 
 ROME = ZoneInfo("Europe/Rome")
-LOCALE = "it_IT"
+LOCALE = Locale.parse("it_IT")
+"""Parsed once: Babel parses a locale given by name at every call (15 µs of a 42 µs euro())."""
 DATE_STYLES = frozenset({"short", "medium", "long", "full"})
 
 # The last second of a local day. Europe/Rome changes its clocks between 02:00 and 03:00, so
@@ -66,7 +66,11 @@ def euro(cents: int) -> str:
     """Cents as Italians read an amount: 1234567 → '12.345,67 €' (a no-break space)."""
     if isinstance(cents, bool) or not isinstance(cents, int):
         raise TypeError(f"euro() takes an amount in integer cents, not {type(cents).__name__}")
-    return format_currency(Decimal(cents) / 100, "EUR", locale=LOCALE)
+    # CLDR's it_IT currency pattern, `#,##0.00 ¤`, written out: Babel's general formatter
+    # took 17 µs a call (tests/unit/rules/test_helpers.py holds this to Babel's answer).
+    units, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{units:,}".replace(",", ".") + f",{rest:02d}\u00a0€"
 
 
 def _parsed(value: date | datetime | str) -> date | datetime:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Template, TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, nodes
 from pydantic import ValidationError
 
 from consumer.errors import ConfigurationError, InvalidEvent
@@ -22,6 +22,7 @@ from consumer.events.registry import EventTypes
 from consumer.rules.compiled import Rule, Texts
 from consumer.rules.content import ContentChecks, compile_content, content_problems, render_content
 from consumer.rules.environment import Environments, build_environments
+from consumer.rules.fields import FieldTemplate, compile_field
 from consumer.rules.link_hosts import LinkHosts
 from consumer.rules.model import DEFAULT_LANGUAGE, MessageTemplate, RulesFile, RuleSpec
 from consumer.rules.render import example_event, render
@@ -137,19 +138,20 @@ class _Loader:
         try:
             texts = {
                 DEFAULT_LANGUAGE: Texts(
-                    text.from_string(spec.message.subject),
-                    markdown.from_string(spec.message.markdown),
+                    compile_field(text, spec.message.subject),
+                    compile_field(markdown, spec.message.markdown, values_escaped=True),
                 )
             }
             for language, words in spec.translations.items():
                 texts[language] = Texts(
-                    text.from_string(words.subject), markdown.from_string(words.markdown)
+                    compile_field(text, words.subject),
+                    compile_field(markdown, words.markdown, values_escaped=True),
                 )
-            templates: dict[str, Template] = {}
+            templates: dict[str, FieldTemplate] = {}
             literals: dict[str, Any] = {}
             for path, value in _message_fields(spec.message):
                 if isinstance(value, str):
-                    templates[path] = text.from_string(value)
+                    templates[path] = compile_field(text, value)
                 elif value is not None:
                     literals[path] = value
             attachments, remote = compile_content(spec, self.envs)
@@ -157,7 +159,7 @@ class _Loader:
                 spec=spec,
                 origin=origin,
                 condition=text.compile_expression(spec.when) if spec.when else None,
-                recipient=text.from_string(spec.recipient),
+                recipient=compile_field(text, spec.recipient),
                 texts=texts,
                 templates=templates,
                 literals=literals,

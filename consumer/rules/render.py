@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from jinja2 import Template, TemplateError
+from jinja2 import TemplateError
 from pydantic import BaseModel, ValidationError
 
 from consumer.errors import RenderError
 from consumer.events import Event, EventTypes, FiscalCodePolicy, InputRecord
 from consumer.io.models import NewMessage
 from consumer.rules.compiled import Rule
+from consumer.rules.fields import FieldTemplate
 from consumer.rules.model import DEFAULT_LANGUAGE
 
 _INTEGER_FIELDS = frozenset({"payment_data.amount", "time_to_live"})
@@ -36,8 +37,15 @@ def choose_language(rule: Rule, preferred: Sequence[str]) -> str:
     return next((language for language in preferred if language in rule.texts), DEFAULT_LANGUAGE)
 
 
-def render_recipient(rule: Rule, event: Event, fiscal_codes: FiscalCodePolicy | None = None) -> str:
-    recipient = render_field(rule.recipient, template_context(event), rule.name, "recipient")
+def render_recipient(
+    rule: Rule,
+    event: Event,
+    fiscal_codes: FiscalCodePolicy | None = None,
+    context: dict[str, Any] | None = None,
+) -> str:
+    """`context`: the event's template context, when the caller has made it already."""
+    context = context if context is not None else template_context(event)
+    recipient = render_field(rule.recipient, context, rule.name, "recipient")
     try:
         return (fiscal_codes or FiscalCodePolicy()).check(recipient)
     except ValueError as exc:
@@ -53,8 +61,8 @@ def render(
     context = template_context(event)
     texts = rule.texts[choose_language(rule, languages)]
     values: dict[str, Any] = dict(rule.literals)
-    values["recipient"] = render_recipient(rule, event, fiscal_codes)
-    templates: dict[str, Template] = {"subject": texts.subject, **rule.templates}
+    values["recipient"] = render_recipient(rule, event, fiscal_codes, context)
+    templates: dict[str, FieldTemplate] = {"subject": texts.subject, **rule.templates}
     markdown = render_field(texts.markdown, {**context, "link": rule.link}, rule.name, "markdown")
     if markdown:
         values["markdown"] = markdown
@@ -84,7 +92,7 @@ def example_event(rule: Rule, types: EventTypes, *, required_only: bool = False)
     )
 
 
-def render_field(template: Template, context: dict[str, Any], rule: str, path: str) -> str:
+def render_field(template: FieldTemplate, context: dict[str, Any], rule: str, path: str) -> str:
     try:
         return template.render(context).strip()
     except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:
