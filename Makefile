@@ -68,6 +68,7 @@ bench: install kafka-up  ## every relay benchmark: one table, also written to do
 	$(BIN)/python -m bench.run_all
 	$(BIN)/python -m bench.content_server
 	$(BIN)/python -m bench.dlq_replay
+	$(BIN)/python -m bench.idle
 
 bench-sandbox: install  ## requests/s of the sandbox on one core
 	$(BIN)/python -m bench.sandbox_throughput
