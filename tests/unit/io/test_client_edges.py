@@ -400,7 +400,9 @@ async def test_max_elapsed_stops(io: respx.MockRouter, make_client: ClientFactor
     assert time.monotonic() - started >= 0.3
     assert isinstance(outcome, GaveUp)
     assert outcome.http_status == 500
-    assert 2 <= outcome.attempts < 10_000
+    # The budget, not the attempts, ended it. How many fit in 0.3 s is the machine's business:
+    # on a loaded one the first call alone can take that long.
+    assert 1 <= outcome.attempts < 10_000
     assert route.call_count == outcome.attempts
 
 
