@@ -22,6 +22,9 @@ _CODE_LIKE = regex.compile(
 )
 _SPACED_DIGITS_AT_LEAST = 4
 _SHORTEST = 15
+_FEWEST_LETTERS = 8
+"""A code has nine letters; one error can take one away. A text with fewer letters holds no
+code, and is let through without the fuzzy match, which costs ~10 µs on a 16-character id."""
 
 DETAIL_LIMIT = 300
 """The longest third-party text (IO's `detail`) a record or log carries, in characters."""
@@ -35,7 +38,7 @@ def mask_fiscal_code(code: str) -> str:
 
 def mask(text: str) -> str:
     """`text` with every fiscal code in it, in any spelling, masked."""
-    if len(text) < _SHORTEST:
+    if len(text) < _SHORTEST or sum(map(str.isalpha, text)) < _FEWEST_LETTERS:
         return text
     # A space ahead: at the very start of a string, `regex` does not try a fuzzy match that
     # begins with an inserted character (1RSSMRA85T10A562S). It can never be part of a match.

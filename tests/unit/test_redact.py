@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from consumer import redact as redact_module
 from consumer.redact import DETAIL_LIMIT, mask, redact
 
 CODE = "RSSMRA85T10A562S"
@@ -79,3 +82,33 @@ def test_redact_masks_then_cuts() -> None:
     assert redacted.endswith("…")
     assert "MRA" not in redacted
     assert "85T10" not in redacted
+
+
+def _full_match(text: str) -> str:
+    """The mask without its shortcut: the fuzzy match over every text."""
+    return redact_module._CODE_LIKE.sub(redact_module._masked, " " + text)[1:]
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(
+        st.text(alphabet="RSMA85T10A562SXZ -._é", min_size=15, max_size=40),
+        st.builds(
+            lambda cut, noise: CODE[: 15 + cut] + noise,
+            st.integers(0, 1),
+            st.text(alphabet="0123456789-", max_size=6),
+        ),
+        st.builds(
+            lambda at, drop: CODE[:at] + CODE[at + drop :],
+            st.integers(0, 15),
+            st.integers(0, 2),
+        ),
+    )
+)
+def test_the_letter_count_shortcut_never_lets_a_code_through(text: str) -> None:
+    """Texts with fewer than eight letters skip the fuzzy match: it would have found none."""
+    assert mask(text) == _full_match(text)
+
+
+def test_an_id_with_few_letters_is_left_alone() -> None:
+    assert mask("filter-000000001") == "filter-000000001"
