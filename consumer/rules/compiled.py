@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Template
-from jinja2.environment import TemplateExpression
 
+from consumer.rules.conditions import Condition
 from consumer.rules.fields import FieldTemplate
 from consumer.rules.link_hosts import Link, LinkHosts
 from consumer.rules.model import RuleSpec
@@ -33,7 +33,7 @@ class Rule:
 
     spec: RuleSpec
     origin: str
-    condition: TemplateExpression | None
+    condition: Condition | None
     recipient: FieldTemplate
     texts: dict[str, Texts]
     templates: dict[str, FieldTemplate] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from consumer.errors import ConfigurationError, InvalidEvent
 from consumer.events import Event
 from consumer.events.registry import EventTypes
 from consumer.rules.compiled import Rule, Texts
+from consumer.rules.conditions import compile_condition
 from consumer.rules.content import ContentChecks, compile_content, content_problems, render_content
 from consumer.rules.environment import Environments, build_environments
 from consumer.rules.fields import FieldTemplate, compile_field
@@ -158,7 +159,7 @@ class _Loader:
             return Rule(
                 spec=spec,
                 origin=origin,
-                condition=text.compile_expression(spec.when) if spec.when else None,
+                condition=compile_condition(text, spec.when) if spec.when else None,
                 recipient=compile_field(text, spec.recipient),
                 texts=texts,
                 templates=templates,
