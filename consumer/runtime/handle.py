@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -175,15 +175,14 @@ class Handler:
             )
 
 
-async def _finish(work: Coroutine[Any, Any, None]) -> bool:
-    """Run `work` to its end even if this task is cancelled meanwhile; True if it was."""
-    task = asyncio.ensure_future(work)
+async def _finish(acknowledged: asyncio.Future[Any]) -> bool:
+    """Wait for `acknowledged` even if this task is cancelled meanwhile; True if it was."""
     cancelled = False
     while True:
         try:
-            await asyncio.shield(task)
+            await asyncio.shield(acknowledged)
             return cancelled
         except asyncio.CancelledError:
-            if task.cancelled():
+            if acknowledged.cancelled():
                 raise
             cancelled = True

@@ -101,13 +101,22 @@ class FakeSink:
     async def close(self, timeout_s: float = 30.0) -> None:
         self.closed_with = timeout_s
 
-    async def report(
+    def report(
         self,
         position: tuple[TopicPartition, int],
         statuses: Sequence[StatusRecord],
         dead: DeadLetter | None,
         tracking: Sequence[TrackingRecord] = (),
         written: Written | None = None,
+    ) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self._report(position, statuses, dead, written))
+
+    async def _report(
+        self,
+        position: tuple[TopicPartition, int],
+        statuses: Sequence[StatusRecord],
+        dead: DeadLetter | None,
+        written: Written | None,
     ) -> None:
         if self.ack_delay_s:
             await asyncio.sleep(self.ack_delay_s)
