@@ -76,6 +76,7 @@ class Sink(Protocol):
     ) -> asyncio.Future[Any]:
         """Produce at once; the future is Kafka's acknowledgement of every record."""
         ...
+
     async def report_lifecycle(
         self, statuses: Sequence[StatusRecord], key: bytes, successor: TrackingRecord | None
     ) -> None: ...
