@@ -28,7 +28,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from consumer.config import KafkaSettings
@@ -158,7 +158,7 @@ class KafkaSource:
     async def poll(self, timeout_s: float, max_records: int = _BATCH) -> list[InputRecord]:
         """Up to `max_records` (at least one: polling must go on, paused or not)."""
         size = max(1, min(_BATCH, max_records))
-        messages = await self._in_thread(self._consumer.consume, size, timeout_s)
+        messages = await self._in_thread(self._fetch, size, timeout_s)
         records = []
         for message in messages:
             error = message.error()
@@ -173,6 +173,15 @@ class KafkaSource:
             else:
                 log.warning("kafka: %s", error.str())
         return records
+
+    def _fetch(self, size: int, timeout_s: float) -> list[Message]:
+        """What is there, as soon as there is something. librdkafka's consume(n, timeout)
+        waits for n messages or the whole timeout: on a trickle of events, every one of
+        them waited for the timeout (measured: 1.7 s of a 2 s timeout, against 1 ms)."""
+        first = self._consumer.consume(1, timeout_s)
+        if not first or size == 1:
+            return first
+        return first + self._consumer.consume(size - 1, 0)
 
     def take_ends(self) -> set[TopicPartition]:
         """The partitions whose end the consumer reached since the last call."""
