@@ -17,7 +17,6 @@ citizen receives a message twice; `RETRY` sends it again and accepts that risk.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import math
 import time
@@ -39,6 +38,7 @@ from tenacity import (
 )
 
 from consumer.io.limiter import Pacer
+from consumer.io.lines import Lines, NoLineFree
 from consumer.io.models import (
     CreatedMessage,
     ExternalMessageResponse,
@@ -71,8 +71,8 @@ RETRY_AFTER_HEADERS = ("x-rate-limit-retry-after", "retry-after")
 REMAINING_HEADER = "x-rate-limit-remaining"
 # Gateway answers that may come after IO's backend acted on the request.
 _AMBIGUOUS_STATUSES = frozenset({502, 504})
-# 64 connections to IO in all, in pools small enough for httpcore to scan cheaply.
-_POOLS, _CONNECTIONS_PER_POOL = 16, 4
+_LINES = 64
+"""Connections to IO, each lent to one request at a time (see lines.py)."""
 
 
 class LostSubmit(StrEnum):
@@ -163,27 +163,26 @@ class IoClient:
         # Idle connections are closed here before a server's usual 5 s keep-alive closes them:
         # a submit sent on a connection the server is closing loses its answer (UNKNOWN).
         limits = httpx.Limits(
-            max_connections=_CONNECTIONS_PER_POOL,
-            max_keepalive_connections=_CONNECTIONS_PER_POOL,
+            max_connections=1 if transport is None else _LINES,
+            max_keepalive_connections=1 if transport is None else _LINES,
             keepalive_expiry=4.0,
         )
-        # Several small pools, not one large one: httpcore checks every connection of a pool
-        # (a getpeername and a poll syscall each) whenever a request waits or ends, so one
-        # pool of 64 spent most of io-relay's CPU at a few hundred calls a second.
-        self._pools = [
+        # One TLS context for all: each client would load the CA bundle again (30 ms each).
+        tls = httpx.create_ssl_context()
+        clients = [
             httpx.AsyncClient(
-                base_url=base_url, timeout=timeout, limits=limits, transport=transport
+                base_url=base_url, timeout=timeout, limits=limits, transport=transport, verify=tls
             )
-            for _ in range(1 if transport else _POOLS)
+            for _ in range(1 if transport else _LINES)
         ]
-        self._next_pool = itertools.cycle(self._pools)
+        # A request waits for a line as long as it would have waited in httpx's pool.
+        self._lines = Lines(clients, _LINES, wait_s=self._timeouts.read_s)
         self._retry = retry or RetryPolicy()
         self._lost_submit = lost_submit
         self._observer = observer or NoObserver()
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        await self._lines.aclose()
 
     async def get_profile(self, service: IoService, fiscal_code: str) -> ProfileOutcome:
         body = {"fiscal_code": fiscal_code}
@@ -325,15 +324,14 @@ class IoClient:
                 sending.started()
                 out = True
             started = time.perf_counter()
-            reached_io = True  # unless shown otherwise, the gateway may have counted the call
-            async with asyncio.timeout(self._timeouts.total_s):
-                http = next(self._next_pool)
-                response = await http.request(
+            async with self._lines.lend() as line, asyncio.timeout(self._timeouts.total_s):
+                reached_io = True  # unless shown otherwise, the gateway may have counted it
+                response = await line.request(
                     method, path, json=body, headers=headers, extensions=wire.extensions
                 )
         except asyncio.CancelledError:
-            if not out or repeatable or wire.unsent:
-                raise
+            if not out or repeatable or wire.unsent or not reached_io:
+                raise  # nothing left, or nothing IO could act on
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             raise SubmitInterrupted(
                 "io-relay stopped waiting for IO's answer (partition revoked or shutting down)",
@@ -342,7 +340,7 @@ class IoClient:
         except HeldBeforeBody:
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             raise _Retry("held by the freeze guard before its body: sent again") from None
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, NoLineFree) as exc:
             reached_io = False
             self._observer.call_finished(endpoint, None, time.perf_counter() - started)
             raise _Retry(f"cannot reach IO ({type(exc).__name__})") from None
