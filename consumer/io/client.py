@@ -38,7 +38,7 @@ from tenacity import (
 )
 
 from consumer.io.limiter import Pacer
-from consumer.io.lines import Lines, NoLineFree
+from consumer.io.lines import Lines, NoLineFree, exchange
 from consumer.io.models import (
     CreatedMessage,
     ExternalMessageResponse,
@@ -67,6 +67,7 @@ from consumer.redact import redact
 log = logging.getLogger(__name__)
 
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
+USER_AGENT = "io-relay"
 RETRY_AFTER_HEADERS = ("x-rate-limit-retry-after", "retry-after")
 REMAINING_HEADER = "x-rate-limit-remaining"
 # Gateway answers that may come after IO's backend acted on the request.
@@ -159,24 +160,21 @@ class IoClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._timeouts = timeouts or Timeouts()
+        self._base_url = base_url.rstrip("/")
         timeout = httpx.Timeout(self._timeouts.read_s, connect=self._timeouts.connect_s)
+        self._timeout = timeout.as_dict()
         # Idle connections are closed here before a server's usual 5 s keep-alive closes them:
         # a submit sent on a connection the server is closing loses its answer (UNKNOWN).
-        limits = httpx.Limits(
-            max_connections=1 if transport is None else _LINES,
-            max_keepalive_connections=1 if transport is None else _LINES,
-            keepalive_expiry=4.0,
-        )
-        # One TLS context for all: each client would load the CA bundle again (30 ms each).
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=4.0)
+        # One TLS context for all: each transport would load the CA bundle again (30 ms each).
         tls = httpx.create_ssl_context()
-        clients = [
-            httpx.AsyncClient(
-                base_url=base_url, timeout=timeout, limits=limits, transport=transport, verify=tls
-            )
-            for _ in range(1 if transport else _LINES)
-        ]
+        transports = (
+            [transport]
+            if transport is not None
+            else [httpx.AsyncHTTPTransport(limits=limits, verify=tls) for _ in range(_LINES)]
+        )
         # A request waits for a line as long as it would have waited in httpx's pool.
-        self._lines = Lines(clients, _LINES, wait_s=self._timeouts.read_s)
+        self._lines = Lines(transports, _LINES, wait_s=self._timeouts.read_s)
         self._retry = retry or RetryPolicy()
         self._lost_submit = lost_submit
         self._observer = observer or NoObserver()
@@ -314,10 +312,15 @@ class IoClient:
         waited = await service.limiter.acquire()
         if waited > 0:
             self._observer.limiter_waited(service.account, waited)
-        headers = {KEY_HEADER: service.key.get_secret_value()}
+        headers = {KEY_HEADER: service.key.get_secret_value(), "user-agent": USER_AGENT}
+        extensions: dict[str, Any] = {"timeout": self._timeout}
         reached_io = False
         out = False  # whether `sending` was told
         wire = Wire(sending)
+        extensions.update(wire.extensions or {})
+        request = httpx.Request(
+            method, self._base_url + path, json=body, headers=headers, extensions=extensions
+        )
         try:
             if sending is not None:
                 await sending.cleared()  # held after a freeze; cancelled there, nothing went
@@ -326,9 +329,7 @@ class IoClient:
             started = time.perf_counter()
             async with self._lines.lend() as line, asyncio.timeout(self._timeouts.total_s):
                 reached_io = True  # unless shown otherwise, the gateway may have counted it
-                response = await line.request(
-                    method, path, json=body, headers=headers, extensions=wire.extensions
-                )
+                response = await exchange(line, request)
         except asyncio.CancelledError:
             if not out or repeatable or wire.unsent or not reached_io:
                 raise  # nothing left, or nothing IO could act on
