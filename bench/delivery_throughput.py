@@ -6,7 +6,8 @@ events/s and IO calls/s (targets: ≥ 1,500, and ≥ 0.5 of a bare asyncio loop 
 calls at the same concurrency against a sandbox of its own, see bare_delivery.py). Then the
 latency from an event's timestamp to its status record's, with events arriving at
 a steady rate the relay keeps up with (a backlog would only measure its own length):
-targets p50 ≤ 60 ms and p99 ≤ 120 ms.
+targets p50 ≤ 60 ms and p99 ≤ 120 ms, after the first second (start-up: connections open,
+code paths warm), whose p99 is printed beside them.
 
     .venv/bin/python -m bench.delivery_throughput [--events 20000] [--paced-per-s 200]
 """
@@ -46,6 +47,7 @@ PARTITIONS = 4
 LATENCY_MS = 20
 TARGET_CALLS, TARGET_RATIO = 1_500, 0.5
 TARGET_P50_MS, TARGET_P99_MS = 60, 120
+WARM_UP_S = 1.0
 
 
 def _outcomes(statuses: Sequence[Read]) -> Counter[str]:
@@ -135,7 +137,11 @@ def latency(
     if series is not None:
         what = "event → status record"
         series.append(LatencySeries("delivery-latency", name, what, samples))
-    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    # The first second opens the connections and warms every path: start-up, not the pace
+    # a running relay keeps. Its events are left out of the targets, and shown beside them.
+    first_event_s = min(at_s - ms / 1000 for at_s, ms in samples)
+    steady = [ms for at_s, ms in samples if at_s - ms / 1000 >= first_event_s + WARM_UP_S]
+    p50, p99 = percentile(steady, 0.5), percentile(steady, 0.99)
     return [
         Row(
             name,
@@ -151,6 +157,7 @@ def latency(
             f"≤ {TARGET_P99_MS} ms",
             p99 <= TARGET_P99_MS,
         ),
+        Row(name, "p99 with the first second", f"{percentile(latencies, 0.99):,.0f} ms"),
     ]
 
 

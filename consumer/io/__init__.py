@@ -1,6 +1,6 @@
 """Deliver: IO's payloads, its API client, pacing, and the outcomes of every call."""
 
-from consumer.io.client import IoClient, IoService, LostSubmit, RetryPolicy, Timeouts
+from consumer.io.client import IoClient, IoService, LostSubmit, Timeouts
 from consumer.io.limiter import AccountLimiter, BudgetShare, Pacer, RatePolicy
 from consumer.io.models import NewMessage
 from consumer.io.observer import IoObserver, NoObserver
@@ -19,6 +19,7 @@ from consumer.io.outcomes import (
 )
 from consumer.io.pace import Pace
 from consumer.io.profiles import ProfileCache
+from consumer.io.retries import RetryPolicy
 from consumer.io.sending import Sending, SubmitInterrupted
 
 __all__ = [
