@@ -35,12 +35,19 @@ DIRECT = [
     "event.type == 'payment.notice.issued'",
     "data.get('category') == none",
     "true",
-]
-JINJA_ONLY = [
     "data.category | lower == 'tari'",
     "data.category is defined",
-    "data.amount_cents + 1 > 100",
+    "data.missing is not defined",
     "data.items | length > 0",
+    "data.get('category') | default('none') == 'none'",
+    "(data.category if data.category is defined else 'x') == 'TARI'",
+    "data.amount_cents | euro == '1,50 €'",
+]
+JINJA_ONLY = [
+    "data.amount_cents + 1 > 100",
+    "data.category | replace(data.category, 'x') == 'x'",
+    "data.category is sameas(data.category)",
+    "data.get('items', ['a']) | join(',') == 'a'",
     "data.category.startswith('TA')",
     "data[event.type] == 1",
     "[data.category] == ['TARI']",
