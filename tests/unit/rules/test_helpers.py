@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import pytest
+from babel.dates import format_date
 from babel.numbers import format_currency
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markdown_it import MarkdownIt
 from pydantic import TypeAdapter
 
-from consumer.io.models import Timestamp
+from consumer.io.models import Timestamp, format_timestamp
 from consumer.rules.helpers import (
     ROME,
     SafeMarkdown,
@@ -502,3 +503,22 @@ def test_any_path_and_text_make_exactly_one_link(path: str, text: str) -> None:
     url = f"https://portale.example/{path}"
 
     assert_one_link(link(url, text), url, text)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)))
+def test_a_remembered_date_reads_as_a_fresh_one(day: date) -> None:
+    """Due dates are remembered once turned into words and instants: the second answer is
+    the first, for a date, its ISO string and an instant alike."""
+    for value in (day, day.isoformat(), datetime.combine(day, time(12), tzinfo=UTC)):
+        first, again = italian_date(value, "short"), italian_date(value, "short")
+        assert first == again == format_date(day, format="short", locale="it_IT")
+        fresh = format_timestamp(due_instant(value))  # due_instant is never remembered
+        assert io_due_date(value) == io_due_date(value) == fresh
+
+
+@pytest.mark.parametrize("value", [["2027-03-31"], {"day": "2027-03-31"}])
+def test_a_date_that_cannot_be_remembered_still_gets_its_reason(value: object) -> None:
+    with pytest.raises(TypeError, match="expected a date or a date-time"):
+        italian_date(value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected a date or a date-time"):
+        io_due_date(value)  # type: ignore[arg-type]
