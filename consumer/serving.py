@@ -10,10 +10,12 @@ import asyncio
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 Message = MutableMapping[str, Any]
@@ -58,3 +60,18 @@ class AnnouncingServer(uvicorn.Server):
             file=sys.stderr,
             flush=True,
         )
+
+
+def wait_ready(url: str, timeout_s: float, *, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Whether `url` (a /readyz) answered 200 within `timeout_s`; False as soon as `alive()`
+    says the process behind it has ended. For whoever starts an io-relay process and must
+    wait for it: the demo, the tests."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False

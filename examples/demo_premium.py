@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from consumer.serving import wait_ready
 
 START_TIMEOUT_S = 30.0
 
@@ -62,16 +63,10 @@ def start_content(
             [*command, "content", "--config", str(config)], env=dict(env), stderr=output
         )
     ready = f"http://127.0.0.1:{env['IO_RELAY_OBSERVABILITY__PORT']}/readyz"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if content.poll() is not None:
-            raise SystemExit(f"demo: io-relay content exited; its log: {log}")
-        try:
-            if httpx.get(ready, timeout=2).status_code == 200:
-                return content
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    if wait_ready(ready, START_TIMEOUT_S, alive=lambda: content.poll() is None):
+        return content
+    if content.poll() is not None:
+        raise SystemExit(f"demo: io-relay content exited; its log: {log}")
     content.kill()
     raise SystemExit(f"demo: io-relay content was not ready within {START_TIMEOUT_S:.0f} s")
 

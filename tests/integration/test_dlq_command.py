@@ -24,30 +24,12 @@ from consumer.report.dlq import dead_letter
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.kafka_io import consume_all, produce
 from tests.fixtures.relay import EXAMPLE_RULES, REPO_ROOT, RelayTopics, fiscal_code, relay_config
+from tests.fixtures.rules import tari_reminder
 from tests.fixtures.sandbox import Sandbox, SandboxFactory
 
 pytestmark = pytest.mark.kafka
 
 EVENTS = 24
-REMINDER = """\
-rules:
-  - name: tari-reminder
-    event_type: payment_notice.issued
-    when: "data.get('category') == 'TARI'"
-    service: tributi
-    message:
-      subject: "Promemoria TARI"
-      markdown: |
-        Gentile contribuente, le ricordiamo l'avviso TARI di {{ data.amount_cents | euro }}
-        emesso da {{ data.payee_name PAYEE }}. Può pagarlo dall'app IO entro la scadenza.
-    example:
-      recipient_fiscal_code: AAAAAA00A00A000A
-      notice_number: "302100000000123456"
-      amount_cents: 18750
-      description: TARI 2026, prima rata
-      payee_name: Comune di Test
-      category: TARI
-"""
 
 
 def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -91,7 +73,7 @@ def rules(folder: Path, payee: str) -> Path:
     is sent by tari-notice, then dead-lettered by the reminder."""
     folder.mkdir()
     shutil.copy(EXAMPLE_RULES / "payments.yaml", folder)
-    (folder / "reminder.yaml").write_text(REMINDER.replace(" PAYEE", payee))
+    (folder / "reminder.yaml").write_text(tari_reminder(payee))
     return folder
 
 
@@ -104,7 +86,8 @@ def setup(
     profiles = {fiscal_code("A", i): {"sender_allowed": True} for i in range(EVENTS)}
     sandbox = start_sandbox(profiles=profiles, rate_limit="off")
     configs = {}
-    broken, fixed = rules(tmp_path / "broken", ""), rules(tmp_path / "fixed", " | default('')")
+    broken = rules(tmp_path / "broken", "data.payee_name")
+    fixed = rules(tmp_path / "fixed", "data.payee_name | default('')")
     for name, folder in (("broken", broken), ("fixed", fixed)):
         config: dict[str, Any] = relay_config(
             bootstrap=kafka_bootstrap,

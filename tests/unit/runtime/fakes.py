@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
 from consumer.events import InputRecord
+from consumer.io import IoService, ProfileCache, Sending
 from consumer.report import DeadLetter, ErrorInfo, InputPosition, Outcome, StatusRecord
 from consumer.runtime.commit import TopicPartition
+from consumer.runtime.deliver import Compose, Deliverer, Delivery
 from consumer.runtime.sink import Written
 from consumer.runtime.source import AssignHook, Offsets, RevokeHook
 from consumer.track import TrackingRecord
@@ -345,3 +347,23 @@ class FakeSource:
                     self._stale[partition] -= len(batch)
             out.extend(batch)
         return out
+
+
+class Accepting(Deliverer):
+    """IO accepts every message, in the default language; the services asked are noted."""
+
+    def __init__(self) -> None:
+        services: Mapping[str, IoService] = {}
+        super().__init__(None, services, ProfileCache())  # type: ignore[arg-type]
+        self.asked: list[str] = []
+
+    async def deliver(
+        self,
+        service_name: str,
+        fiscal_code: str,
+        compose: Compose,
+        sending: Sending | None = None,
+    ) -> Delivery:
+        compose(())
+        self.asked.append(service_name)
+        return Delivery(Outcome.SUBMITTED, 2, "01JMESSAGE000000000000000", 201)

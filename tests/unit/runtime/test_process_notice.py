@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 from consumer.config import Settings
 from consumer.events import InputRecord
-from consumer.io import IoService, ProfileCache, Sending
 from consumer.report import Outcome
 from consumer.runtime.app import load_contracts
-from consumer.runtime.deliver import Compose, Deliverer, Delivery
 from consumer.runtime.process import EventProcessor
+from tests.unit.runtime.fakes import Accepting
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-class Accepting(Deliverer):
-    """IO accepts every message, in the default language."""
-
-    def __init__(self) -> None:
-        services: Mapping[str, IoService] = {}
-        super().__init__(None, services, ProfileCache())  # type: ignore[arg-type]
-
-    async def deliver(
-        self,
-        service_name: str,
-        fiscal_code: str,
-        compose: Compose,
-        sending: Sending | None = None,
-    ) -> Delivery:
-        compose(())
-        return Delivery(Outcome.SUBMITTED, 2, "01JMESSAGE000000000000000", 201)
 
 
 def processor() -> EventProcessor:

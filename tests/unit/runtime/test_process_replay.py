@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -12,59 +11,22 @@ import pytest
 from consumer.config import Settings
 from consumer.events import InputRecord
 from consumer.events.input import Headers
-from consumer.io import IoService, ProfileCache, Sending
+from consumer.io import Sending
 from consumer.report import Outcome
 from consumer.report.dlq import REPLAY_HEADER, SENT_HEADER
 from consumer.runtime.app import load_contracts
 from consumer.runtime.deliver import Compose, Deliverer, Delivery
 from consumer.runtime.process import EventProcessor
+from tests.fixtures.rules import tari_reminder
+from tests.unit.runtime.fakes import Accepting
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-REMINDER = """\
-rules:
-  - name: tari-reminder
-    event_type: payment_notice.issued
-    when: "data.get('category') == 'TARI'"
-    service: tributi
-    message:
-      subject: "Promemoria TARI"
-      markdown: |
-        Gentile contribuente, le ricordiamo l'avviso TARI di {{ data.amount_cents | euro }}
-        emesso da {{ data.payee_name }}. Può pagarlo dall'app IO entro la scadenza indicata.
-    example:
-      recipient_fiscal_code: AAAAAA00A00A000A
-      notice_number: "302100000000123456"
-      amount_cents: 18750
-      description: TARI 2026, prima rata
-      payee_name: Comune di Test
-      category: TARI
-"""
-
-
-class Accepting(Deliverer):
-    """IO accepts every message; the services asked are noted."""
-
-    def __init__(self) -> None:
-        services: Mapping[str, IoService] = {}
-        super().__init__(None, services, ProfileCache())  # type: ignore[arg-type]
-        self.asked: list[str] = []
-
-    async def deliver(
-        self,
-        service_name: str,
-        fiscal_code: str,
-        compose: Compose,
-        sending: Sending | None = None,
-    ) -> Delivery:
-        compose(())
-        self.asked.append(service_name)
-        return Delivery(Outcome.SUBMITTED, 1, "01JMESSAGE000000000000000", 201)
 
 
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     shutil.copy(EXAMPLES / "rules" / "payments.yaml", tmp_path)
-    (tmp_path / "reminder.yaml").write_text(REMINDER)
+    (tmp_path / "reminder.yaml").write_text(tari_reminder())
     return tmp_path
 
 
