@@ -8,7 +8,7 @@ About 17 minutes with the issues' sizes; `--quick` runs each at a tenth to check
 machinery.
 
     .venv/bin/python -m bench.run_all [--quick]
-        [--only filter,delivery,goodput,backlog,tracking,replicas]
+        [--only render,filter,delivery,goodput,backlog,tracking,replicas]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bench import (
     filter_throughput,
     goodput,
     plots,
+    render,
     replicas,
     tracking_book,
 )
@@ -74,7 +75,9 @@ def _compared(relay: list[Row], baseline: list[Row], figure: str, label: str) ->
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of each size")
-    parser.add_argument("--only", default="filter,delivery,goodput,backlog,tracking,replicas")
+    parser.add_argument(
+        "--only", default="render,filter,delivery,goodput,backlog,tracking,replicas"
+    )
     options = parser.parse_args(argv)
     scale = 10 if options.quick else 1
     wanted = set(options.only.split(","))
@@ -88,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.extend(found)
             _print(found)
 
+    section("render", render.measure)
     section("filter", lambda: filter_throughput.measure(200_000 // scale, 256))
     section(
         "delivery",
