@@ -39,6 +39,17 @@ ROME = ZoneInfo("Europe/Rome")
 # each, a quarter of a TARI render). Only for the types a template can hold and hash.
 _REMEMBER = 4096
 _REMEMBERED = frozenset({date, datetime, str})
+
+
+def _rememberable(value: object) -> bool:
+    """Whether a cache keyed on `value` gives its own answer back.
+
+    Only exact types whose equality is their meaning, and no second pass of a clock's fold:
+    Python holds 02:30 fold=0 and fold=1 on Rome's clock equal and of one hash, an hour apart.
+    """
+    return type(value) in _REMEMBERED and not getattr(value, "fold", 0)
+
+
 LOCALE = Locale.parse("it_IT")
 """Parsed once: Babel parses a locale given by name at every call (15 µs of a 42 µs euro())."""
 DATE_STYLES = frozenset({"short", "medium", "long", "full"})
@@ -106,7 +117,7 @@ def italian_date(value: date | datetime | str, style: str = "long") -> str:
 
     Only CLDR's named styles: a free pattern with a typo would print nonsense, not fail.
     """
-    if type(value) in _REMEMBERED:
+    if _rememberable(value):
         return _italian_date(value, style)
     return _italian_date.__wrapped__(value, style)
 
@@ -138,7 +149,7 @@ def due_instant(value: date | datetime | str) -> datetime:
 
 def io_due_date(value: date | datetime | str) -> str:
     """`due_instant` in the timestamp form IO's due_date field takes: '2027-03-31T21:59:59.000Z'."""
-    if type(value) in _REMEMBERED:
+    if _rememberable(value):
         return _io_due_date(value)
     return _io_due_date.__wrapped__(value)
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
@@ -514,6 +515,17 @@ def test_a_remembered_date_reads_as_a_fresh_one(day: date) -> None:
         assert first == again == format_date(day, format="short", locale="it_IT")
         fresh = format_timestamp(due_instant(value))  # due_instant is never remembered
         assert io_due_date(value) == io_due_date(value) == fresh
+
+
+def test_the_second_pass_of_a_clock_change_is_its_own_instant() -> None:
+    """02:30 on 25 October 2026 happens twice in Rome; Python holds the two equal, with one
+    hash, so a cache would answer the second with the first's instant, an hour off."""
+    rome = ZoneInfo("Europe/Rome")
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=rome)
+    second = first.replace(fold=1)
+
+    assert io_due_date(first) == "2026-10-25T00:30:00.000Z"
+    assert io_due_date(second) == "2026-10-25T01:30:00.000Z"
 
 
 @pytest.mark.parametrize("value", [["2027-03-31"], {"day": "2027-03-31"}])
