@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -99,7 +100,7 @@ def _until_stopped(
     work: Callable[[Settings], Coroutine[Any, Any, None]],
 ) -> None:
     """A long-running command: logging as configured, then `work` until SIGTERM; a fatal
-    fault is one line on stderr and exit 2."""
+    fault is one line on stderr and exit 2, an unforeseen one a logged traceback and exit 2."""
     configure_logging(log_level or "INFO")
     try:
         settings = load_settings(config)
@@ -107,6 +108,11 @@ def _until_stopped(
         asyncio.run(work(settings))
     except FatalError as exc:
         typer.echo(f"{name}: {exc}", err=True)
+        raise typer.Exit(EXIT_FATAL) from None
+    except Exception:
+        # A fault nobody foresaw: one masked JSON line with its traceback, where the log
+        # search looks, and not Python's bare traceback on stderr, which masks nothing.
+        logging.getLogger(__name__).exception("%s stopped on an unexpected fault", name)
         raise typer.Exit(EXIT_FATAL) from None
 
 

@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
+from consumer import cli as cli_module
 from consumer.cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -135,3 +137,22 @@ def test_a_wrong_environment_is_named_without_its_secrets(
     assert "linger.ms must be a string, a number or true/false" in result.output
     assert "kafka-secret-value" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_unforeseen_fault_is_one_masked_log_line_and_exit_2(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not Python's bare traceback (exit 1), which would print the fiscal code as it is."""
+    monkeypatch.setattr(cli_module, "load_settings", lambda config: object())
+
+    async def work(settings: object) -> None:
+        raise RuntimeError("stuck on RSSMRA85T10A562S")
+
+    with pytest.raises(typer.Exit) as stopped:
+        cli_module._until_stopped("io-relay run", None, "INFO", work)  # type: ignore[arg-type]
+
+    assert stopped.value.exit_code == 2
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line]
+    assert [line["message"] for line in lines] == ["io-relay run stopped on an unexpected fault"]
+    assert "RuntimeError: stuck on" in lines[0]["error"]
+    assert "RSSMRA85T10A562S" not in json.dumps(lines)
