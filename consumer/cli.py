@@ -14,6 +14,13 @@ import typer
 from pydantic import ValidationError
 
 from consumer.cli_dlq import dlq_app
+from consumer.cli_preview import (
+    PngOption,
+    chromium_or_exit,
+    settings_with_rules,
+    write_and_list,
+)
+from consumer.cli_preview import register as register_preview
 from consumer.cli_remote_content import remote_content_app
 from consumer.cli_status import register as register_status
 from consumer.cli_topics import topics_app
@@ -23,6 +30,7 @@ from consumer.errors import FatalError, InvalidEvent
 from consumer.events import EventTypes, InputRecord, decode
 from consumer.observability import configure_logging
 from consumer.operations.doctor import examine
+from consumer.preview import preview_examples
 from consumer.rules import Rule, RulesError, render, route
 from consumer.runtime import StopWhen, run_relay
 from consumer.runtime.app import load_contracts
@@ -42,6 +50,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(remote_content_app, name="remote-content")
 app.add_typer(topics_app, name="topics")
 register_status(app)
+register_preview(app)
 app.add_typer(dlq_app, name="dlq")
 
 EXIT_INVALID = 1
@@ -198,18 +207,33 @@ def sandbox(
 def rules_check(
     rules: Annotated[list[Path], typer.Argument(help="Rules files or folders.")],
     config: ConfigOption = None,
+    preview: Annotated[
+        Path | None,
+        typer.Option(help="Also write each rule's example, in each of its languages, as pages."),
+    ] = None,
+    png: PngOption = False,
 ) -> None:
     """Load rules as io-relay would; exit 1 listing every problem."""
+    chromium = chromium_or_exit("io-relay rules check") if png and preview else None
     try:
-        _, loaded = _contracts(config, rules)
+        settings = settings_with_rules(config, rules)
+        types, loaded = load_contracts(settings)
+        previews = (
+            preview_examples(loaded, types, settings.content.document_sources) if preview else []
+        )
     except RulesError as exc:
         for problem in exc.problems:
             typer.echo(problem, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except InvalidEvent as exc:
+        typer.echo(f"io-relay rules check: an example cannot be previewed: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
     except FatalError as exc:
         typer.echo(f"io-relay rules check: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None
     typer.echo(f"{len(loaded)} rules OK: {', '.join(rule.name for rule in loaded)}")
+    if preview is not None:
+        write_and_list("io-relay rules check", previews, preview, chromium)
 
 
 @app.command("render")
@@ -266,9 +290,7 @@ def schemas(
 
 def _contracts(config: Path | None, rules: list[Path]) -> tuple[EventTypes, list[Rule]]:
     """The rules given, with the rest of the configuration (allowed link hosts included)."""
-    settings = load_settings(config)
-    paths = settings.rules.model_copy(update={"paths": rules})
-    return load_contracts(settings.model_copy(update={"rules": paths}))
+    return load_contracts(settings_with_rules(config, rules))
 
 
 def main() -> None:

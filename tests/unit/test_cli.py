@@ -20,7 +20,8 @@ def cli() -> CliRunner:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["sandbox"], ["rules"], ["rules", "check"], ["render"], ["schemas"]]
+    "command",
+    [[], ["run"], ["sandbox"], ["rules"], ["rules", "check"], ["render"], ["schemas"], ["preview"]],
 )
 def test_every_command_has_help(cli: CliRunner, command: list[str]) -> None:
     result = cli.invoke(app, [*command, "--help"])

@@ -1,0 +1,76 @@
+"""A message's page: what the app's message detail shows, in the citizen's language."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+from consumer.preview import MessagePreview
+from consumer.preview.page import render_page
+from tests.unit.preview.conftest import visible
+
+
+def page_of(previews: list[MessagePreview], name: str, *, premium: bool = False) -> str:
+    [preview] = [p for p in previews if p.name == name and (p.content is not None) == premium]
+    return render_page(preview)
+
+
+def test_a_tari_notice_shows_its_due_date_and_payment_box(
+    example_previews: list[MessagePreview],
+) -> None:
+    page = page_of(example_previews, "tari-notice.it_IT")
+
+    assert visible(page, "subject").words() == "Avviso di pagamento TARI"
+    assert visible(page, "due").words() == "Scade il 31 marzo 2027"
+    assert visible(page, "pay").words() == "Paga 187,50\xa0€"
+    assert (
+        visible(page, "payment")
+        .words()
+        .endswith("Codice avviso 302100000000123456 Ente creditore 01199250158")
+    )
+    assert visible(page, "service-name").words() == "tari"
+
+
+def test_a_german_citizen_reads_the_german_text_and_labels(
+    example_previews: list[MessagePreview],
+) -> None:
+    page = page_of(example_previews, "generic-notice.de_DE")
+
+    assert '<html lang="de">' in page
+    assert visible(page, "subject").words() == "Neue Zahlungsaufforderung"
+    assert visible(page, "pay").words() == "45,00\xa0€ bezahlen"
+    assert "Zahlungshinweis-Code 302100000000987654" in visible(page, "payment").words()
+
+
+def test_premium_content_shows_as_the_opened_message_with_its_attachments(
+    example_previews: list[MessagePreview],
+) -> None:
+    page = page_of(example_previews, "document-ready.it_IT", premium=True)
+
+    assert visible(page, "subject").words() == "Certificato di residenza"
+    assert visible(page, "text").words().startswith("Il documento Certificato di residenza (n.")
+    assert visible(page, "attachment").words() == "Certificato di residenza.pdf"
+    assert "«Un tuo documento è disponibile»" in visible(page, "premium").words()
+    assert visible(page, "payment").words() == ""
+
+
+def test_the_fold_holds_the_request_body_with_the_fiscal_code_masked(
+    example_previews: list[MessagePreview],
+) -> None:
+    [preview] = [p for p in example_previews if p.name == "tari-notice.it_IT"]
+    page = render_page(preview)
+    [pre] = re.findall(r"<pre>(.*?)</pre>", page, flags=re.DOTALL)
+
+    body = json.loads(unescape(pre))
+    expected = preview.message.to_json_body()
+    assert body == {**expected, "fiscal_code": "AAA**********00A"}
+    assert "AAAAAA00A00A000A" not in page
+    assert "I codici fiscali sono mascherati." in visible(page, "request").words()
+
+
+def test_a_page_asks_for_nothing_from_anywhere(example_previews: list[MessagePreview]) -> None:
+    for preview in example_previews:
+        page = render_page(preview)
+        assert "default-src 'none'; style-src 'unsafe-inline'" in page
+        assert not re.search(r"<(script|img|link|iframe)\b|\bsrc=", page), preview.name
