@@ -27,7 +27,8 @@ from consumer.cli_topics import topics_app
 from consumer.config import Settings, load_settings
 from consumer.content.serve import serve_content
 from consumer.errors import FatalError, InvalidEvent
-from consumer.events import EventTypes, InputRecord, decode
+from consumer.events import EventTypes, decode
+from consumer.events.files import read_event_file
 from consumer.observability import configure_logging
 from consumer.operations.doctor import examine
 from consumer.preview import preview_examples
@@ -239,7 +240,10 @@ def rules_check(
 @app.command("render")
 def render_event(
     rules: Annotated[list[Path], typer.Option("--rules", help="Rules files or folders.")],
-    event: Annotated[Path, typer.Option(help="A CloudEvent in structured JSON mode.")],
+    event: Annotated[
+        Path,
+        typer.Option(help="A CloudEvent file: structured JSON, or binary mode as {headers, data}."),
+    ],
     lang: Annotated[
         str | None, typer.Option(help="The citizen's preferred language, e.g. de_DE.")
     ] = None,
@@ -248,8 +252,7 @@ def render_event(
     """Print the IO request bodies an event would produce, as a JSON array."""
     try:
         types, loaded = _contracts(config, rules)
-        record = InputRecord("file", 0, 0, None, event.read_bytes())
-        decoded = decode(record, types)
+        decoded = decode(read_event_file(event), types)
         languages = (lang,) if lang else ()
         output = [
             {

@@ -11,10 +11,11 @@ import typer
 
 from consumer.config import Settings, load_settings
 from consumer.errors import FatalError, InvalidEvent
-from consumer.events import InputRecord, decode
+from consumer.events import EventTypes, decode
+from consumer.events.files import read_event_file
 from consumer.preview import MessagePreview, preview_event, screenshot, write_previews
 from consumer.preview.screenshot import find_chromium
-from consumer.rules import RulesError
+from consumer.rules import Rule, RulesError
 from consumer.runtime.app import load_contracts
 
 EXIT_INVALID = 1
@@ -31,9 +32,18 @@ def register(app: typer.Typer) -> None:
 
 
 def preview(
-    rules: Annotated[list[Path], typer.Option("--rules", help="Rules files or folders.")],
-    event: Annotated[Path, typer.Option(help="A CloudEvent in structured JSON mode.")],
+    event: Annotated[
+        list[Path],
+        typer.Option(
+            help="A CloudEvent file: structured JSON, or binary mode as {headers, data}. "
+            "Repeatable."
+        ),
+    ],
     *,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Rules files or folders; default: the configuration's."),
+    ] = None,
     lang: Annotated[
         str | None, typer.Option(help="The language of the citizen's app, e.g. de_DE.")
     ] = None,
@@ -46,28 +56,55 @@ def preview(
         ),
     ] = None,
 ) -> None:
-    """Write one page per message an event would produce, as the IO app shows it, and an index."""
-    chromium = chromium_or_exit("io-relay preview") if png else None
+    """Write a page per message the events would produce, as the IO app shows it, and an
+    index; exit 1 when an event cannot be read or rendered (the others are still written)."""
+    command = "io-relay preview"
+    chromium = chromium_or_exit(command) if png else None
     try:
-        settings = settings_with_rules(config, rules)
+        settings = load_settings(config) if rules is None else settings_with_rules(config, rules)
         types, loaded = load_contracts(settings)
-        decoded = decode(InputRecord("file", 0, 0, None, event.read_bytes()), types)
-        previews = preview_event(
-            loaded, decoded, types, settings.content.document_sources, language=lang
-        )
-    except OSError as exc:
-        _fail("io-relay preview", f"cannot read {event}: {exc.strerror}", EXIT_INVALID)
     except RulesError as exc:
         for problem in exc.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(EXIT_INVALID) from None
-    except InvalidEvent as exc:
-        _fail("io-relay preview", str(exc), EXIT_INVALID)
     except FatalError as exc:
-        _fail("io-relay preview", str(exc), EXIT_FATAL)
-    if not previews:
-        typer.echo("io-relay preview: no rule sends a message for this event", err=True)
-    write_and_list("io-relay preview", previews, out, chromium)
+        _fail(command, str(exc), EXIT_FATAL)
+    previews, failed = _previews_of(event, settings, types, loaded, lang)
+    if previews or not failed:
+        write_and_list(command, previews, out, chromium)
+    if failed:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _previews_of(
+    events: Sequence[Path],
+    settings: Settings,
+    types: EventTypes,
+    rules: list[Rule],
+    language: str | None,
+) -> tuple[list[MessagePreview], bool]:
+    """Each event's previews; a line on stderr for each event that has none, and whether one
+    of them could not be read or rendered."""
+    command = "io-relay preview"
+    previews: list[MessagePreview] = []
+    failed = False
+    for path in events:
+        try:
+            decoded = decode(read_event_file(path), types)
+            made = preview_event(
+                rules, decoded, types, settings.content.document_sources, language=language
+            )
+        except OSError as exc:
+            typer.echo(f"{command}: cannot read {path}: {exc.strerror}", err=True)
+            failed = True
+        except InvalidEvent as exc:
+            typer.echo(f"{command}: {path}: {exc}", err=True)
+            failed = True
+        else:
+            if not made:
+                typer.echo(f"{command}: {path}: no rule sends a message for this event", err=True)
+            previews += made
+    return previews, failed
 
 
 def settings_with_rules(config: Path | None, rules: Sequence[Path]) -> Settings:

@@ -1,7 +1,14 @@
-"""Pages on disk: one per message, and an index that lists them."""
+"""Pages on disk: one per message, and an index that lists them.
+
+A page is named after its rule and language (`tari-notice.it_IT.html`); when several events'
+messages share those, each name starts with its event's id as well (and ends in -2, -3 ...
+for the same event given twice).
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,9 +20,19 @@ from consumer.redact import mask
 def write_previews(previews: Sequence[MessagePreview], folder: Path) -> list[Path]:
     """The pages, then index.html; returns the pages' paths. Raises OSError."""
     folder.mkdir(parents=True, exist_ok=True)
-    pages = []
+    shared = Counter(preview.name for preview in previews)
+    pages: list[Path] = []
     for preview in previews:
-        page = folder / f"{preview.name}.html"
+        name = preview.name
+        if shared[name] > 1:
+            name = f"{_slug(mask(preview.event))}.{name}"
+        taken = {page.stem for page in pages}
+        name = next(
+            candidate
+            for candidate in (name, *(f"{name}-{n}" for n in range(2, len(pages) + 2)))
+            if candidate not in taken
+        )
+        page = folder / f"{name}.html"
         page.write_text(render_page(preview), encoding="utf-8")
         pages.append(page)
     rows = [
@@ -30,3 +47,8 @@ def write_previews(previews: Sequence[MessagePreview], folder: Path) -> list[Pat
     ]
     (folder / "index.html").write_text(render_index(rows), encoding="utf-8")
     return pages
+
+
+def _slug(event_id: str) -> str:
+    """An event id as a file name: CloudEvents ids are any non-empty string."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", event_id).strip("-")[:80] or "event"

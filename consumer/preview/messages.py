@@ -16,6 +16,8 @@ from consumer.rules.render import choose_language, example_event
 
 @dataclass(frozen=True, slots=True)
 class MessagePreview:
+    event: str
+    """The event's id."""
     rule: str
     service: str
     language: str
@@ -26,7 +28,7 @@ class MessagePreview:
 
     @property
     def name(self) -> str:
-        """The page's file name, without the extension; rule names are already slugs."""
+        """The page's name: rule names are slugs already, and IO's language codes too."""
         return f"{self.rule}.{self.language}"
 
 
@@ -68,4 +70,4 @@ def _preview(
 ) -> MessagePreview:
     message = render(rule, event, (language,), types.fiscal_codes)
     content = render_content(rule, event, message, sources) if rule.premium else None
-    return MessagePreview(rule.name, rule.service, language, message, content)
+    return MessagePreview(event.id, rule.name, rule.service, language, message, content)

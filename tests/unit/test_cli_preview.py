@@ -111,3 +111,37 @@ def test_rules_check_previews_every_example_in_every_language(
         "index.html",
         "tari-notice.it_IT.html",
     ]
+
+
+def test_preview_of_several_events_names_pages_apart_and_reports_the_bad_one(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """The binary-mode file is read as the demo produces it; the truncated one is named, and
+    the others are still written."""
+    events = [
+        EXAMPLES / "events" / name for name in ("01-tari-notice.json", "04-no-io-profile.json")
+    ]
+    events += [EXAMPLES / "events" / "03-document-ready.binary.json"]
+    events += [EXAMPLES / "events" / "08-truncated.json"]
+    arguments = [argument for path in events for argument in ("--event", str(path))]
+
+    result = cli.invoke(app, ["preview", "--rules", RULES, *arguments, "--out", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"io-relay preview: {events[3]}: ")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "demo-0001.tari-notice.it_IT.html",
+        "demo-0004.tari-notice.it_IT.html",
+        "document-ready.it_IT.html",
+        "index.html",
+    ]
+
+
+def test_preview_takes_the_configurations_rules_by_default(cli: CliRunner, tmp_path: Path) -> None:
+    premium = str(EXAMPLES / "events" / "03-document-ready.binary.json")
+    config = str(EXAMPLES / "config.yaml")
+
+    result = cli.invoke(app, ["preview", "-c", config, "--event", premium, "--out", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    assert "Certificato di residenza.pdf" in (tmp_path / "document-ready.it_IT.html").read_text()
