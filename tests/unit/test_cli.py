@@ -150,7 +150,7 @@ def test_an_unforeseen_fault_is_one_masked_log_line_and_exit_2(
         raise RuntimeError("stuck on RSSMRA85T10A562S")
 
     with pytest.raises(typer.Exit) as stopped:
-        cli_module._until_stopped("io-relay run", None, "INFO", work)  # type: ignore[arg-type]
+        cli_module._until_stopped("io-relay run", None, "INFO", work)
 
     assert stopped.value.exit_code == 2
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line]
