@@ -12,7 +12,9 @@
    READ and PAID for Premium ones), then stop the relay with SIGTERM;
 7. print one line per status record, each event's lifecycle after its delivery, and the dead
    letters; then open each message with attachments as the citizen, and print each PDF's
-   name and size.
+   name and size;
+8. write, with `io-relay preview`, a page per message IO accepted, as the citizen's app shows
+   it, and print where they are.
 
 The broker must be up (`make kafka-up`); its address comes from KAFKA_BOOTSTRAP.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,6 +51,7 @@ EVENTS = HERE / "events"
 PROFILES = HERE / "profiles.yaml"
 RELAY_LOG = HERE.parent / ".cache" / "demo-relay.log"
 CONTENT_LOG = HERE.parent / ".cache" / "demo-content.log"
+PREVIEWS = HERE.parent / ".cache" / "demo-previews"
 LIFECYCLE_TIMEOUT_S = 60.0  # config.yaml's tracking schedule checks after 1, 3, 6, 9... s
 IO_RELAY = [sys.executable, "-m", "consumer"]  # the venv's own io-relay, PATH or not
 # The report's order within an event: its delivery, then what IO said of the message later.
@@ -101,6 +105,36 @@ def main() -> int:
     print_report(files, statuses, dead, accepted)
     print(f"\nthe citizen opened {len(downloads)} attachment(s) through io-relay content:")
     print("\n".join(downloads))
+    return write_previews(files, statuses, env)
+
+
+def write_previews(
+    files: dict[tuple[int, int], str], statuses: list[dict[str, Any]], env: dict[str, str]
+) -> int:
+    """`io-relay preview` of the events whose messages IO accepted: what the app shows."""
+    submitted = sorted(
+        {
+            files[(status["input"]["partition"], status["input"]["offset"])]
+            for status in statuses
+            if status["outcome"] == "SUBMITTED"
+        }
+    )
+    events = [next(EVENTS.glob(f"{name}.*")) for name in submitted]
+    shutil.rmtree(PREVIEWS, ignore_errors=True)
+    command = [*IO_RELAY, "preview", "--config", str(CONFIG), "--out", str(PREVIEWS)]
+    command += [argument for path in events for argument in ("--event", str(path))]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(
+            f"demo: io-relay preview exited with {done.returncode}:\n{done.stderr}", file=sys.stderr
+        )
+        return done.returncode
+    pages = done.stdout.splitlines()[:-1]  # the last line names the index
+    root = HERE.parent
+    print(f"\nwhat the citizen's app shows, {len(pages)} message(s) (io-relay preview):")
+    for page in pages:
+        print(f"  {Path(page).relative_to(root)}")
+    print(f"  index: {(PREVIEWS / 'index.html').relative_to(root)}")
     return 0
 
 

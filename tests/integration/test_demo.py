@@ -52,3 +52,10 @@ def test_demo_prints_one_outcome_per_sample_event(kafka_bootstrap: str) -> None:
     assert summary in demo.stdout
     assert "the citizen opened 1 attachment(s) through io-relay content:" in demo.stdout
     assert len(DOWNLOAD.findall(demo.stdout)) == 1, demo.stdout
+    assert "what the citizen's app shows, 3 message(s) (io-relay preview):" in demo.stdout
+    previews = EXAMPLES.parent / ".cache" / "demo-previews"
+    pages = ["tari-notice.it_IT", "generic-notice.it_IT", "document-ready.it_IT"]
+    for page in pages:
+        assert f"  .cache/demo-previews/{page}.html" in demo.stdout.splitlines()
+    assert "Scade il 31 marzo 2027" in (previews / "tari-notice.it_IT.html").read_text()
+    assert "Certificato di residenza.pdf" in (previews / "document-ready.it_IT.html").read_text()
