@@ -9,6 +9,7 @@ the rule's templates had escaped. Fiscal codes are masked wherever they would sh
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -51,7 +52,7 @@ def page_context(preview: MessagePreview) -> dict[str, Any]:
         if data.payee is not None:
             rows.append((labels.payee, data.payee.fiscal_code))
         payment = {"button": labels.pay.format(amount=labels.amount(data.amount)), "rows": rows}
-    body = json.dumps(preview.message.to_json_body(), indent=2, ensure_ascii=False)
+    body = json.dumps(_masked(preview.message.to_json_body()), indent=2, ensure_ascii=False)
     return {
         "lang": preview.language[:2],
         "rule": preview.rule,
@@ -60,10 +61,27 @@ def page_context(preview: MessagePreview) -> dict[str, Any]:
         "labels": labels,
         "subject": mask(shown.subject),
         "due": labels.due_on(content.due_date) if content.due_date else None,
-        "text": Markup(to_html(mask(shown.markdown))),  # noqa: S704 - markdown.py escapes
+        "text": Markup(to_html(shown.markdown)),  # noqa: S704 - markdown.py escapes
         "attachments": [mask(attachment.name) for attachment in attachments],
         "remote_note": labels.remote.format(subject=mask(content.subject)) if remote else None,
         "payment": payment,
-        "body": mask(body),
+        "body": body,
         "body_note": f"{labels.masked} {labels.sealed}" if preview.content else labels.masked,
     }
+
+
+def _masked(value: Any) -> Any:
+    """The body, each string masked as the reader would read it: markdown's escapes resolved
+    first (a code spelled `RSS\\-MRA...` is one), the string as it is when it holds none."""
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, str):
+        read = _MARKDOWN_ESCAPE.sub(r"\1", value)
+        masked = mask(read)
+        return value if masked == read else masked
+    return value
+
+
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark: any ASCII punctuation

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html import unescape
+from pathlib import Path
 
-from consumer.preview import MessagePreview
+import pytest
+
+from consumer.config import Settings
+from consumer.events import EventTypes
+from consumer.preview import MessagePreview, preview_event, write_previews
 from consumer.preview.page import render_page
+from consumer.rules import Rule
+from consumer.rules.render import example_event
 from tests.unit.preview.conftest import visible
 
 
@@ -74,3 +82,36 @@ def test_a_page_asks_for_nothing_from_anywhere(example_previews: list[MessagePre
         page = render_page(preview)
         assert "default-src 'none'; style-src 'unsafe-inline'" in page
         assert not re.search(r"<(script|img|link|iframe)\b|\bsrc=", page), preview.name
+
+
+CODES = ["RSSMRA85T10A562S", "BNCLCU90A01H501X"]
+SPELLINGS = [
+    "RSS-MRA-85T10-A562S",
+    "RSS.MRA.85T10.A562S",
+    "RSS_MRA_85T10_A562S",
+    "RSS MRA 85T10 A562S",
+    "rssmra85t10a562s",
+    f"{CODES[0]} e {CODES[1]}",
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_fiscal_code_in_event_data_shows_nowhere_in_any_spelling(
+    examples: tuple[Settings, EventTypes, list[Rule]], tmp_path: Path, spelling: str
+) -> None:
+    """Markdown escapes the separators (`RSS\\-MRA`), which the mask would not see in the
+    source, and the mask's stars would read as emphasis there: it applies to what shows."""
+    _, types, rules = examples
+    tari = [rule for rule in rules if rule.name == "tari-notice"]
+    event = example_event(tari[0], types)
+    assert not isinstance(event.data, dict)  # a built-in type: a model
+    data = event.data.model_copy(update={"description": f"per {spelling}, grazie"})
+    [preview] = preview_event(tari, replace(event, data=data), types, {})
+
+    write_previews([preview], tmp_path)
+    written = "".join(path.read_text() for path in tmp_path.iterdir())
+
+    squeezed = re.sub(r"[ \-._\\]", "", written).upper()
+    assert [code for code in CODES if code in squeezed] == []
+    assert "Descrizione: per RSS**********62S" in visible(written, "text").words()
+    assert render_page(preview).count("<strong>") == 1  # the rule's own, around "Tassa ..."
