@@ -119,6 +119,8 @@ def _until_stopped(
     except FatalError as exc:
         typer.echo(f"{name}: {exc}", err=True)
         raise typer.Exit(EXIT_FATAL) from None
+    except typer.Exit:
+        raise
     except Exception:
         # A fault nobody foresaw: one masked JSON line with its traceback, where the log
         # search looks, and not Python's bare traceback on stderr, which masks nothing.
@@ -215,7 +217,9 @@ def rules_check(
     png: PngOption = False,
 ) -> None:
     """Load rules as io-relay would; exit 1 listing every problem."""
-    chromium = chromium_or_exit("io-relay rules check") if png and preview else None
+    if png and preview is None:
+        raise typer.BadParameter("--png takes pictures of the previews: give --preview DIR too")
+    chromium = chromium_or_exit("io-relay rules check") if png else None
     try:
         settings = settings_with_rules(config, rules)
         types, loaded = load_contracts(settings)

@@ -13,8 +13,9 @@ from consumer.config import Settings, load_settings
 from consumer.errors import FatalError, InvalidEvent
 from consumer.events import EventTypes, decode
 from consumer.events.files import read_event_file
-from consumer.preview import MessagePreview, preview_event, screenshot, write_previews
+from consumer.preview import MessagePreview, preview_event, take_screenshot, write_previews
 from consumer.preview.screenshot import find_chromium
+from consumer.redact import mask
 from consumer.rules import Rule, RulesError
 from consumer.runtime.app import load_contracts
 
@@ -95,14 +96,17 @@ def _previews_of(
                 rules, decoded, types, settings.content.document_sources, language=language
             )
         except OSError as exc:
-            typer.echo(f"{command}: cannot read {path}: {exc.strerror}", err=True)
+            typer.echo(f"{command}: cannot read {mask(str(path))}: {exc.strerror}", err=True)
             failed = True
         except InvalidEvent as exc:
-            typer.echo(f"{command}: {path}: {exc}", err=True)
+            typer.echo(f"{command}: {mask(str(path))}: {exc}", err=True)
             failed = True
         else:
             if not made:
-                typer.echo(f"{command}: {path}: no rule sends a message for this event", err=True)
+                typer.echo(
+                    f"{command}: {mask(str(path))}: no rule sends a message for this event",
+                    err=True,
+                )
             previews += made
     return previews, failed
 
@@ -126,7 +130,7 @@ def write_and_list(
         line = str(page)
         if chromium is not None:
             try:
-                line += f"  {screenshot(page, page.with_suffix('.png'), chromium)}"
+                line += f"  {take_screenshot(page, page.with_suffix('.png'), chromium)}"
             except FatalError as exc:
                 _fail(command, str(exc), EXIT_FATAL)
         typer.echo(line)

@@ -45,6 +45,8 @@ from demo_premium import (
     start_content,
 )
 
+from consumer.events.files import read_event_file
+
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "config.yaml"
 EVENTS = HERE / "events"
@@ -215,13 +217,14 @@ def produce_events(bootstrap: str, topic: str) -> dict[tuple[int, int], str]:
 
     for path in sorted(EVENTS.iterdir()):
         name = path.name.split(".")[0]
-        if path.name.endswith(".binary.json"):
-            record = json.loads(path.read_text())
-            headers = [(key, value.encode()) for key, value in record["headers"].items()]
-            value = json.dumps(record["data"]).encode()
-        else:
-            headers, value = [], path.read_bytes()
-        producer.produce(topic, value, name.encode(), headers=headers, on_delivery=remember(name))
+        record = read_event_file(path)  # a `*.binary.json` as headers and data, as render reads it
+        producer.produce(
+            topic,
+            record.value,
+            name.encode(),
+            headers=list(record.headers),
+            on_delivery=remember(name),
+        )
     if producer.flush(30) or len(landed) != len(list(EVENTS.iterdir())):
         raise SystemExit("demo: the broker did not acknowledge every sample event")
     return landed

@@ -17,11 +17,13 @@ def read_event_file(path: Path) -> InputRecord:
     raw = path.read_bytes()
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if _binary_mode(document):
         headers = tuple(
-            (str(name), str(value).encode()) for name, value in document["headers"].items()
+            (str(name), text.encode() if isinstance(text, str) else json.dumps(text).encode())
+            for name, text in document["headers"].items()
+            if text is not None  # a header without a value: as if absent
         )
         value = json.dumps(document["data"], ensure_ascii=False).encode()
         return InputRecord(path.name, 0, 0, None, value, headers)

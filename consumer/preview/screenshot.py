@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
-from consumer.errors import ConfigurationError
+from consumer.errors import ConfigurationError, FatalError
 
 PHONE = (390, 844)
 """CSS pixels, as a common phone's screen; at a device scale of 2 the PNG is 780 by 1688."""
@@ -27,15 +30,15 @@ def find_chromium() -> str:
     )
 
 
-def screenshot(page: Path, png: Path, chromium: str | None = None) -> Path:
-    """`page` as `png`; ConfigurationError when Chromium is missing or fails to take it."""
+def take_screenshot(page: Path, png: Path, chromium: str | None = None) -> Path:
+    """`page` as `png`; ConfigurationError when Chromium is missing, FatalError when it fails
+    to take the picture."""
     browser = chromium or find_chromium()
     width, height = PHONE
     with tempfile.TemporaryDirectory(prefix="io-relay-chromium-") as profile:
         command = [
             browser,
             "--headless",
-            "--no-sandbox",  # as root in a container, Chromium's sandbox cannot start
             "--disable-gpu",
             "--no-first-run",
             "--disable-background-networking",
@@ -48,18 +51,34 @@ def screenshot(page: Path, png: Path, chromium: str | None = None) -> Path:
             f"--screenshot={png.resolve()}",
             page.resolve().as_uri(),
         ]
+        if os.geteuid() == 0:
+            command.insert(2, "--no-sandbox")  # Chromium's sandbox refuses to start as root
         png.unlink(missing_ok=True)
-        try:
-            done = subprocess.run(  # noqa: S603 - our own arguments, no shell
-                command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise ConfigurationError(
-                f"{browser} took more than {TIMEOUT_S} s to take {png.name}"
-            ) from None
-    if done.returncode != 0 or not png.is_file():
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise ConfigurationError(
-            f"{browser} did not take {png.name} (exit {done.returncode}): {last}"
-        )
+        code, stderr = _run(command)
+    if code != 0 or not png.is_file():
+        last = (stderr.strip().splitlines() or ["no message"])[-1]
+        raise FatalError(f"{browser} did not take {png.name} (exit {code}): {last}")
     return png
+
+
+def _run(command: list[str]) -> tuple[int, str]:
+    """Chromium and its helper processes, as one group: a timeout ends them all, so none
+    outlives the command or holds the profile folder."""
+    process = subprocess.Popen(  # noqa: S603 - our own arguments, no shell
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise FatalError(f"{command[0]} took more than {TIMEOUT_S} s to take a picture") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # helpers left behind by a finished browser
+    return process.returncode, stderr

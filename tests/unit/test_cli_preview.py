@@ -145,3 +145,10 @@ def test_preview_takes_the_configurations_rules_by_default(cli: CliRunner, tmp_p
 
     assert result.exit_code == 0, result.output
     assert "Certificato di residenza.pdf" in (tmp_path / "document-ready.it_IT.html").read_text()
+
+
+def test_rules_check_refuses_png_without_preview(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["rules", "check", RULES, "--png"])
+
+    assert result.exit_code == 2
+    assert "give --preview DIR too" in result.output

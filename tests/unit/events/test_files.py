@@ -48,3 +48,20 @@ def test_what_is_not_json_reaches_decode_and_its_reason(tmp_path: Path) -> None:
 def test_a_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_event_file(tmp_path / "absent.json")
+
+
+def test_json_nested_too_deeply_reaches_decode_and_its_reason(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        decode(read_event_file(path), EventTypes())
+
+
+def test_a_header_without_a_value_is_left_out(tmp_path: Path) -> None:
+    record = json.loads((EVENTS / "03-document-ready.binary.json").read_text())
+    record["headers"]["ce_subject"] = None
+    path = tmp_path / "binary.json"
+    path.write_text(json.dumps(record))
+
+    assert "ce_subject" not in dict(read_event_file(path).headers)

@@ -61,7 +61,7 @@ class Visible(HTMLParser):
             self._link = None
         if self._depth and tag in BLOCKS:
             self.text.append(" ")
-        if self._within and self._depth:
+        if self._within and self._depth and tag not in VOID:  # <br /> ends nothing
             self._depth -= 1
 
     def handle_data(self, data: str) -> None:

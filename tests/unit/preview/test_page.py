@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import replace
 from html import unescape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,55 @@ def test_a_fiscal_code_in_event_data_shows_nowhere_in_any_spelling(
     assert [code for code in CODES if code in squeezed] == []
     assert "Descrizione: per RSS**********62S" in visible(written, "text").words()
     assert render_page(preview).count("<strong>") == 1  # the rule's own, around "Tassa ..."
+
+
+class Tags(HTMLParser):
+    """Every element and attribute name, as a browser would parse them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.attributes: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.add(tag)
+        self.attributes |= {name for name, _ in attrs}
+
+
+HOSTILE = [
+    '<script>alert("x")</script>',
+    '"><img src=x onerror=alert(1)>',
+    "[paga qui](javascript:alert(1))",
+    "https://evil.example/paga",
+    "**grassetto** _corsivo_ `codice`",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_event_value_is_text_on_every_part_of_the_page(
+    examples: tuple[Settings, EventTypes, list[Rule]], tmp_path: Path, value: str
+) -> None:
+    """In the text (markdown), the attachment name and the remote subject (plain text)."""
+    settings, types, rules = examples
+    premium = [rule for rule in rules if rule.premium]
+    event = example_event(premium[0], types)
+    assert not isinstance(event.data, dict)
+    data = event.data.model_copy(update={"title": value, "issuer_name": value})
+    [preview] = preview_event(
+        premium, replace(event, data=data), types, settings.content.document_sources
+    )
+
+    write_previews([preview], tmp_path)
+    page = (tmp_path / "document-ready.it_IT.html").read_text()
+    index = (tmp_path / "index.html").read_text()
+
+    for html in (page, index):
+        tags = Tags()
+        tags.feed(html)
+        assert {"script", "img"} & tags.names == set()
+        assert [name for name in tags.attributes if name.startswith("on")] == []
+    assert visible(index, "rows").links == [("document-ready", "document-ready.it_IT.html")]
+    assert visible(page, "text").links == []
+    assert value in visible(page, "text").words()
+    assert visible(page, "attachment").words() == f"{value}.pdf"
+    assert visible(page, "subject").words() == value
