@@ -10,4 +10,10 @@ from consumer.preview.folder import write_previews
 from consumer.preview.messages import MessagePreview, preview_event, preview_examples
 from consumer.preview.screenshot import take_screenshot
 
-__all__ = ["MessagePreview", "preview_event", "preview_examples", "take_screenshot", "write_previews"]
+__all__ = [
+    "MessagePreview",
+    "preview_event",
+    "preview_examples",
+    "take_screenshot",
+    "write_previews",
+]

@@ -22,17 +22,17 @@ def write_previews(previews: Sequence[MessagePreview], folder: Path) -> list[Pat
     folder.mkdir(parents=True, exist_ok=True)
     shared = Counter(preview.name for preview in previews)
     pages: list[Path] = []
+    taken: set[str] = set()
     for preview in previews:
         name = preview.name
         if shared[name] > 1:
             name = f"{_slug(mask(preview.event))}.{name}"
-        taken = {page.stem for page in pages}
-        name = next(
-            candidate
-            for candidate in (name, *(f"{name}-{n}" for n in range(2, len(pages) + 2)))
-            if candidate not in taken
-        )
-        page = folder / f"{name}.html"
+        unique, copy = name, 1
+        while unique in taken:
+            copy += 1
+            unique = f"{name}-{copy}"
+        taken.add(unique)
+        page = folder / f"{unique}.html"
         page.write_text(render_page(preview), encoding="utf-8")
         pages.append(page)
     rows = [

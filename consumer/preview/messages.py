@@ -42,10 +42,9 @@ def preview_event(
     """One preview per rule the event matches, for a citizen whose app speaks `language`.
 
     Raises what render does (RenderError, InvalidEvent): the reason the relay would give."""
+    preferred = (language,) if language else ()
     return [
-        _preview(
-            rule, event, types, sources, choose_language(rule, (language,) if language else ())
-        )
+        _preview(rule, event, types, sources, choose_language(rule, preferred))
         for rule in route(list(rules), event)
     ]
 
